@@ -1,0 +1,30 @@
+"""Test tiers by folder: tests/unit, tests/emulator, tests/runbooks, tests/aws.
+
+Each test gets the marker of its folder, so ``pytest -m unit`` runs the fast tier.
+The aws tier talks to a real account and only runs with OPSLIB_AWS_TESTS=1.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TIERS = ("unit", "emulator", "runbooks", "aws")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_aws = pytest.mark.skip(reason="real-AWS tier: set OPSLIB_AWS_TESTS=1 to run")
+    for item in items:
+        tier = Path(str(item.fspath)).relative_to(REPO / "tests").parts[0]
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
+        if item.get_closest_marker("aws") and os.environ.get("OPSLIB_AWS_TESTS") != "1":
+            item.add_marker(skip_aws)
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO

@@ -85,7 +85,9 @@ def lint(path: Path) -> None:
         sys.exit(1)
 
 
+from opslib.cli.emulator import emulator_group  # noqa: E402
 
+cli.add_command(emulator_group)
 
 
 def main() -> None:

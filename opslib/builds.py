@@ -1,0 +1,150 @@
+"""CodeBuild from the user's side: package a source, start a build, follow it to the end.
+
+Works the same on both targets; the emulator runs the build for real on this machine,
+AWS runs it in CodeBuild.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import subprocess
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opslib.exceptions import ConfigError, ExecutionError
+from opslib.target import Session, aws_errors
+
+logger = logging.getLogger(__name__)
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT", "STOPPED"})
+
+
+@dataclass
+class BuildView:
+    """What a user wants to know about a build, read from BatchGetBuilds."""
+
+    build_id: str
+    status: str
+    current_phase: str
+    phases: list[dict[str, Any]]
+    log_group: str
+    log_stream: str
+    artifact: str | None
+    report_arns: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_api(cls, doc: dict[str, Any]) -> BuildView:
+        logs = doc.get("logs") or {}
+        return cls(
+            build_id=doc["id"],
+            status=doc["buildStatus"],
+            current_phase=doc.get("currentPhase", ""),
+            phases=list(doc.get("phases") or []),
+            log_group=logs.get("groupName", ""),
+            log_stream=logs.get("streamName", ""),
+            artifact=(doc.get("artifacts") or {}).get("location"),
+            report_arns=list(doc.get("reportArns") or []),
+        )
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL
+
+    def failed_phase(self) -> dict[str, Any] | None:
+        return next(
+            (p for p in self.phases if p.get("phaseStatus") not in (None, "SUCCEEDED")), None
+        )
+
+
+def source_files(repo: Path) -> list[Path]:
+    """The files git would ship: tracked plus untracked-but-not-ignored, as they are now."""
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=repo,
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise ConfigError(f"{repo}: not a git repository (the build source is its files)") from exc
+    names = sorted({name for name in out.decode().split("\0") if name})
+    return [repo / name for name in names if (repo / name).is_file()]
+
+
+def package_source(repo: Path) -> bytes:
+    """A zip of the repository's working tree, file modes kept (scripts stay executable)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in source_files(repo):
+            info = zipfile.ZipInfo.from_file(path, path.relative_to(repo).as_posix())
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+def start_build(session: Session, project: str, **overrides: Any) -> str:
+    """StartBuild; returns the build id."""
+    with aws_errors("codebuild", "StartBuild"):
+        response = session.client("codebuild").start_build(projectName=project, **overrides)
+    return str(response["build"]["id"])
+
+
+def get_build(session: Session, build_id: str) -> BuildView:
+    with aws_errors("codebuild", "BatchGetBuilds"):
+        builds = session.client("codebuild").batch_get_builds(ids=[build_id])["builds"]
+    if not builds:
+        raise ExecutionError(f"build {build_id} not found")
+    return BuildView.from_api(builds[0])
+
+
+def follow_build(
+    session: Session,
+    build_id: str,
+    on_phase: Callable[[dict[str, Any]], None] = lambda _: None,
+    timeout: float = 3600.0,
+    poll: float = 1.0,
+) -> BuildView:
+    """Poll the build until it ends, calling ``on_phase`` once per finished phase."""
+    seen = 0
+    deadline = time.monotonic() + timeout
+    while True:
+        view = get_build(session, build_id)
+        finished = [p for p in view.phases if "endTime" in p]
+        for phase in finished[seen:]:
+            on_phase(phase)
+        seen = len(finished)
+        if view.done:
+            return view
+        if time.monotonic() > deadline:
+            raise ExecutionError(
+                f"build {build_id} still {view.current_phase} after {timeout:.0f}s"
+            )
+        time.sleep(poll)  # polling an API: AWS offers no push for build progress
+
+
+def log_events(session: Session, group: str, stream: str) -> Iterator[str]:
+    """Every line of a build's CloudWatch Logs stream, oldest first."""
+    client = session.client("logs")
+    kwargs: dict[str, Any] = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
+    with aws_errors("logs", "GetLogEvents"):
+        while True:
+            page = client.get_log_events(**kwargs)
+            yield from (event["message"] for event in page["events"])
+            if not page["events"] or page["nextForwardToken"] == kwargs.get("nextToken"):
+                return
+            kwargs["nextToken"] = page["nextForwardToken"]
+
+
+def test_summaries(session: Session, report_arns: list[str]) -> list[dict[str, Any]]:
+    """The build's reports (tests and coverage) as BatchGetReports returns them."""
+    if not report_arns:
+        return []
+    with aws_errors("codebuild", "BatchGetReports"):
+        return list(
+            session.client("codebuild").batch_get_reports(reportArns=report_arns)["reports"]
+        )

@@ -1,0 +1,37 @@
+"""The opslib emulator: a local AWS endpoint that keeps its state and really runs builds.
+
+Outside this package only these names are used; everything else talks to the emulator
+through the AWS API, like to AWS.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from opslib.config import StackConfig
+from opslib.emulator.lifecycle import (
+    EmulatorInfo,
+    EmulatorStatus,
+    log_lines,
+    reset,
+    start,
+    status,
+    stop,
+)
+
+__all__ = [
+    "EmulatorInfo",
+    "EmulatorStatus",
+    "ensure_running",
+    "log_lines",
+    "reset",
+    "start",
+    "status",
+    "stop",
+]
+
+
+def ensure_running(config: StackConfig) -> EmulatorInfo:
+    """The stack's emulator, started on demand when none runs on its state directory."""
+    state_dir: Path = config.state_dir()
+    return start(state_dir, config.emulator.port)

@@ -1,0 +1,137 @@
+"""The emulator process: moto behind the gateway, plus the services that really run work.
+
+Started by :func:`opslib.emulator.lifecycle.start` as ``python -m opslib.emulator.server``.
+Order matters: state is restored into moto and interrupted work is closed *before* the
+socket accepts requests; ``emulator.json`` is written only once it listens, so a client
+that reads it can connect.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from opslib import __version__
+from opslib.emulator import codebuild
+from opslib.emulator.codebuild import BuildService
+from opslib.emulator.gateway import Gateway
+from opslib.emulator.hosts import HostService
+from opslib.emulator.lifecycle import INFO_FILE
+from opslib.emulator.reports import ReportService
+from opslib.emulator.runtime import Runtime
+from opslib.emulator.sampler import DEFAULT_INTERVAL, Sampler
+from opslib.emulator.store import MotoSnapshots, RecordStore, write_atomically
+
+logger = logging.getLogger("opslib.emulator")
+
+
+class Emulator:
+    """The assembled emulator: runtime, services and the HTTP server."""
+
+    def __init__(self, state_dir: Path, port: int, timeout_scale: float, interval: float) -> None:
+        self.state_dir = state_dir
+        self.started = time.time()
+        snapshots = MotoSnapshots(state_dir / "moto")
+        codebuild.patch_moto()
+        snapshots.restore()
+        gateway = Gateway(DomainDispatcherApplication(create_backend_app), snapshots, self.health)
+        self.runtime = Runtime(gateway, RecordStore(state_dir / "records.sqlite"), state_dir)
+        self.builds = BuildService(self.runtime, timeout_scale)
+        self.reports = ReportService(self.runtime)
+        self.builds.finish_hook = self.reports.process_build
+        self.hosts = HostService(self.runtime)
+        for service in (self.builds, self.reports, self.hosts):
+            service.register()
+        recovered = self.builds.recover()
+        logger.info("closed %d build(s) interrupted by the last stop", recovered)
+        self.server: BaseWSGIServer = make_server(
+            "127.0.0.1", port, gateway, threaded=True, request_handler=MotoRequestHandler
+        )
+        self.port = int(self.server.server_address[1])
+        self.runtime.endpoint = f"http://127.0.0.1:{self.port}"
+        self.sampler = Sampler(self.runtime, self.hosts, interval)
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "version": __version__,
+            "pid": os.getpid(),
+            "port": self.port,
+            "started": self.started,
+            "state_dir": str(self.state_dir),
+            "builds_running": len(self.builds.running),
+            "hosts_running": sum(h.state == "running" for h in self.hosts.hosts()),
+        }
+
+    def serve(self) -> None:
+        info = {"pid": os.getpid(), "port": self.port, "started": self.started}
+        write_atomically(self.state_dir / INFO_FILE, json.dumps(info).encode())
+        logger.info("opslib emulator %s listening on %s", __version__, self.runtime.endpoint)
+        self.sampler.start()
+        self.runtime.defer(self.builds.announce_recovered)
+        self.server.serve_forever()
+
+    def shutdown(self) -> None:
+        """Graceful stop: running builds end STOPPED, host processes end, then the server."""
+        logger.info("stopping")
+        self.runtime.stopping.set()
+        self.builds.shutdown()
+        self.hosts.shutdown()
+        self.server.shutdown()
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="opslib-emulator")
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--timeout-scale",
+        type=float,
+        default=float(os.environ.get("OPSLIB_TIMEOUT_SCALE", "1")),
+        help="multiply build timeouts (rehearse a timeout in seconds instead of minutes)",
+    )
+    parser.add_argument(
+        "--metrics-interval",
+        type=float,
+        default=float(os.environ.get("OPSLIB_METRICS_INTERVAL", DEFAULT_INTERVAL)),
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    emulator = Emulator(
+        args.state_dir.resolve(), args.port, args.timeout_scale, args.metrics_interval
+    )
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        threading.Thread(target=emulator.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    emulator.serve()
+    (args.state_dir / INFO_FILE).unlink(missing_ok=True)
+    logger.info("stopped")
+
+
+if __name__ == "__main__":
+    main()

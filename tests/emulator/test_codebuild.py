@@ -1,0 +1,323 @@
+"""CodeBuild really runs: phases, semantics, logs, reports, artifacts, telemetry."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opslib.builds import package_source
+from opslib.emulator.lifecycle import EmulatorInfo
+from tests.emulator.conftest import REPO, aws_cli, client, create_project, make_zip, upload_source
+
+TERMINAL = {"SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT", "STOPPED"}
+
+
+def wait_build(info: EmulatorInfo, build_id: str, timeout: float = 300) -> dict[str, Any]:
+    """Poll BatchGetBuilds until the build ends (as any AWS client must)."""
+    deadline = time.monotonic() + timeout
+    codebuild = client(info, "codebuild")
+    while time.monotonic() < deadline:
+        build = codebuild.batch_get_builds(ids=[build_id])["builds"][0]
+        if build["buildStatus"] in TERMINAL:
+            return dict(build)
+        time.sleep(0.2)
+    raise AssertionError(f"build {build_id} did not end within {timeout}s")
+
+
+def run_spec(
+    info: EmulatorInfo, tmp_path: Path, name: str, buildspec: str, **extra: Any
+) -> dict[str, Any]:
+    create_project(info, name, **extra)
+    upload_source(
+        info,
+        name,
+        make_zip({"buildspec.yml": buildspec, "hello.txt": "hi\n"}, tmp_path / f"{name}.zip"),
+    )
+    build_id = client(info, "codebuild").start_build(projectName=name)["build"]["id"]
+    return wait_build(info, build_id)
+
+
+def phases(build: dict[str, Any]) -> dict[str, str]:
+    return {p["phaseType"]: p.get("phaseStatus", "") for p in build["phases"]}
+
+
+def log_text(info: EmulatorInfo, build: dict[str, Any]) -> str:
+    logs = client(info, "logs")
+    group, stream = build["logs"]["groupName"], build["logs"]["streamName"]
+    events = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)
+    return "\n".join(e["message"] for e in events["events"])
+
+
+SPEC_FAIL_IN_BUILD = """version: 0.2
+phases:
+  install:
+    commands:
+      - export GREETING=hello
+  build:
+    commands:
+      - echo "in build $GREETING"
+      - "false"
+      - echo never-printed
+    finally:
+      - echo finally-ran
+  post_build:
+    commands:
+      - echo "post_build succeeding=$CODEBUILD_BUILD_SUCCEEDING"
+"""
+
+
+def test_failing_command_fails_its_phase_and_finally_runs(
+    running: EmulatorInfo, tmp_path: Path
+) -> None:
+    build = run_spec(running, tmp_path, "fail-build", SPEC_FAIL_IN_BUILD)
+    assert build["buildStatus"] == "FAILED"
+    assert phases(build)["INSTALL"] == "SUCCEEDED"
+    assert phases(build)["BUILD"] == "FAILED"
+    assert phases(build)["POST_BUILD"] == "SUCCEEDED"
+    text = log_text(running, build)
+    assert "in build hello" in text
+    assert "finally-ran" in text
+    assert "never-printed" not in text
+    assert "post_build succeeding=0" in text
+
+
+@pytest.mark.parametrize(
+    ("on_failure", "post_build_ran"),
+    [("ABORT", False), ("CONTINUE", True)],
+)
+def test_on_failure_abort_and_continue(
+    running: EmulatorInfo, tmp_path: Path, on_failure: str, post_build_ran: bool
+) -> None:
+    spec = f"""version: 0.2
+phases:
+  pre_build:
+    on-failure: {on_failure}
+    commands:
+      - exit 3
+  build:
+    commands:
+      - echo build-ran
+  post_build:
+    commands:
+      - echo post-build-ran
+"""
+    build = run_spec(running, tmp_path, f"onfail-{on_failure.lower()}", spec)
+    assert build["buildStatus"] == "FAILED"
+    assert phases(build)["PRE_BUILD"] == "FAILED"
+    assert ("post-build-ran" in log_text(running, build)) is post_build_ran
+
+
+def test_timeout_ends_the_build(
+    start_emulator: Callable[..., EmulatorInfo], tmp_path: Path
+) -> None:
+    info = start_emulator(OPSLIB_TIMEOUT_SCALE="0.01")  # 5 minutes -> 3 seconds
+    spec = "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 600\n"
+    build = run_spec(info, tmp_path, "times-out", spec, timeoutInMinutes=5)
+    assert build["buildStatus"] == "TIMED_OUT"
+    assert phases(build)["BUILD"] == "TIMED_OUT"
+    assert not _processes_running("sleep 600")
+
+
+def test_stop_build_stops_it(running: EmulatorInfo, tmp_path: Path) -> None:
+    spec = (
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo started\n      - sleep 600\n"
+    )
+    create_project(running, "stopped")
+    upload_source(running, "stopped", make_zip({"buildspec.yml": spec}, tmp_path / "s.zip"))
+    codebuild = client(running, "codebuild")
+    build_id = codebuild.start_build(projectName="stopped")["build"]["id"]
+    _wait_for_phase(running, build_id, "BUILD")
+    codebuild.stop_build(id=build_id)
+    build = wait_build(running, build_id, timeout=60)
+    assert build["buildStatus"] == "STOPPED"
+    assert not _processes_running("sleep 600")
+
+
+def test_exported_variables_and_env(running: EmulatorInfo, tmp_path: Path) -> None:
+    spec = """version: 0.2
+env:
+  variables:
+    FROM_SPEC: spec
+    OVERRIDDEN: spec
+  exported-variables:
+    - RESULT
+phases:
+  build:
+    commands:
+      - export RESULT="$FROM_SPEC-$OVERRIDDEN-$CODEBUILD_BUILD_NUMBER"
+      - test -n "$CODEBUILD_BUILD_ID" && test -n "$CODEBUILD_SRC_DIR" && test -f hello.txt
+"""
+    create_project(running, "exports")
+    upload_source(
+        running, "exports", make_zip({"buildspec.yml": spec, "hello.txt": "hi"}, tmp_path / "e.zip")
+    )
+    build_id = client(running, "codebuild").start_build(
+        projectName="exports",
+        environmentVariablesOverride=[
+            {"name": "OVERRIDDEN", "value": "override", "type": "PLAINTEXT"}
+        ],
+    )["build"]["id"]
+    build = wait_build(running, build_id)
+    assert build["buildStatus"] == "SUCCEEDED", log_text(running, build)
+    assert build["exportedEnvironmentVariables"] == [{"name": "RESULT", "value": "spec-override-1"}]
+
+
+def test_bad_buildspec_fails_download_source_with_yaml_error(
+    running: EmulatorInfo, tmp_path: Path
+) -> None:
+    build = run_spec(
+        running, tmp_path, "bad-spec", "version: 0.2\nphases:\n  biuld:\n    commands: [ls]\n"
+    )
+    assert build["buildStatus"] == "FAILED"
+    source = next(p for p in build["phases"] if p["phaseType"] == "DOWNLOAD_SOURCE")
+    assert source["phaseStatus"] == "FAILED"
+    assert source["contexts"][0]["statusCode"] == "YAML_FILE_ERROR"
+    assert "biuld" in source["contexts"][0]["message"]
+
+
+def test_unknown_project_is_resource_not_found(running: EmulatorInfo) -> None:
+    codebuild = client(running, "codebuild")
+    with pytest.raises(codebuild.exceptions.ResourceNotFoundException):
+        codebuild.start_build(projectName="no-such-project")
+
+
+def test_build_events_and_metrics(running: EmulatorInfo, tmp_path: Path) -> None:
+    logs, events = client(running, "logs"), client(running, "events")
+    logs.create_log_group(logGroupName="/aws/events/test")
+    events.put_rule(Name="all-codebuild", EventPattern=json.dumps({"source": ["aws.codebuild"]}))
+    events.put_targets(
+        Rule="all-codebuild",
+        Targets=[
+            {"Id": "log", "Arn": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/events/test"}
+        ],
+    )
+    build = run_spec(
+        running,
+        tmp_path,
+        "telemetry",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo ok\n",
+    )
+    assert build["buildStatus"] == "SUCCEEDED"
+    delivered = [
+        json.loads(e["message"])
+        for e in logs.filter_log_events(logGroupName="/aws/events/test")["events"]
+    ]
+    kinds = [
+        (e["detail-type"], e["detail"].get("build-status") or e["detail"].get("completed-phase"))
+        for e in delivered
+    ]
+    assert ("CodeBuild Build State Change", "IN_PROGRESS") in kinds
+    assert ("CodeBuild Build State Change", "SUCCEEDED") in kinds
+    assert ("CodeBuild Build Phase Change", "BUILD") in kinds
+    final = next(e for e in delivered if e["detail"].get("build-status") == "SUCCEEDED")
+    assert final["source"] == "aws.codebuild" and final["detail"]["project-name"] == "telemetry"
+    metrics = client(running, "cloudwatch").list_metrics(Namespace="AWS/CodeBuild")["Metrics"]
+    names = {
+        m["MetricName"]
+        for m in metrics
+        if m["Dimensions"] == [{"Name": "ProjectName", "Value": "telemetry"}]
+    }
+    assert {"Builds", "SucceededBuilds", "FailedBuilds", "Duration", "BuildDuration"} <= names
+
+
+def test_a_build_interrupted_by_kill_ends_as_fault(
+    start_emulator: Callable[..., EmulatorInfo], tmp_path: Path
+) -> None:
+    info = start_emulator()
+    spec = "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 600\n"
+    create_project(info, "crashes")
+    upload_source(info, "crashes", make_zip({"buildspec.yml": spec}, tmp_path / "c.zip"))
+    build_id = client(info, "codebuild").start_build(projectName="crashes")["build"]["id"]
+    _wait_for_phase(info, build_id, "BUILD")
+    os.kill(info.pid, signal.SIGKILL)
+    restarted = start_emulator()
+    assert not _processes_running("sleep 600"), "recovery ends what the build left running"
+    build = client(restarted, "codebuild").batch_get_builds(ids=[build_id])["builds"][0]
+    assert build["buildStatus"] == "FAULT"
+    build_phase = next(p for p in build["phases"] if p["phaseType"] == "BUILD")
+    assert build_phase["contexts"][0]["statusCode"] == "EMULATOR_RESTARTED"
+
+
+def test_the_sample_app_really_builds(running: EmulatorInfo, tmp_path: Path) -> None:
+    """This repository's buildspec.yml: npm ci, eslint, jest, bundle — via the AWS CLI."""
+    (tmp_path / "source.zip").write_bytes(package_source(REPO))
+    aws_cli(running, "s3api", "create-bucket", "--bucket", "sample-src")
+    aws_cli(running, "s3api", "create-bucket", "--bucket", "sample-out")
+    aws_cli(
+        running,
+        "s3api",
+        "put-object",
+        "--bucket",
+        "sample-src",
+        "--key",
+        "app.zip",
+        "--body",
+        str(tmp_path / "source.zip"),
+    )
+    aws_cli(
+        running, "codebuild", "create-project", "--name", "sample-app",
+        "--source", "type=S3,location=sample-src/app.zip",
+        "--artifacts", "type=S3,location=sample-out,packaging=ZIP,name=bundle.zip",
+        "--environment",
+        "type=LINUX_CONTAINER,image=aws/codebuild/standard:7.0,computeType=BUILD_GENERAL1_SMALL",
+        "--service-role", "arn:aws:iam::123456789012:role/cb",
+    )  # fmt: skip
+    build_id = aws_cli(running, "codebuild", "start-build", "--project-name", "sample-app")[
+        "build"
+    ]["id"]
+    build = wait_build(running, build_id, timeout=600)
+    shown = aws_cli(running, "codebuild", "batch-get-builds", "--ids", build_id)["builds"][0]
+    assert shown["buildStatus"] == build["buildStatus"] == "SUCCEEDED", log_text(running, build)
+    assert [p["phaseType"] for p in shown["phases"]] == [
+        "SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD",
+        "BUILD", "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED",
+    ]  # fmt: skip
+    assert "Tests:" in log_text(running, build)  # jest's own summary line
+    bundle = client(running, "s3").get_object(Bucket="sample-out", Key="bundle.zip")["Body"].read()
+    names = zipfile.ZipFile(io.BytesIO(bundle)).namelist()
+    assert {
+        "appspec.yml",
+        "scripts/start_server.sh",
+        "app/src/server.js",
+        "app/release.json",
+    } <= set(names)
+    mode = (
+        zipfile.ZipFile(io.BytesIO(bundle)).getinfo("scripts/start_server.sh").external_attr >> 16
+    )
+    assert mode & 0o111, "hook scripts must stay executable in the bundle"
+    reports = client(running, "codebuild").batch_get_reports(reportArns=build["reportArns"])[
+        "reports"
+    ]
+    tests = next(r for r in reports if r["type"] == "TEST")
+    assert tests["name"] == "sample-app-jest" and tests["testSummary"]["total"] >= 10
+    assert tests["testSummary"]["statusCounts"].get("FAILED", 0) == 0
+    cases = client(running, "codebuild").describe_test_cases(reportArn=tests["arn"])["testCases"]
+    assert len(cases) == tests["testSummary"]["total"]
+    coverage = next(r for r in reports if r["type"] == "CODE_COVERAGE")
+    assert coverage["codeCoverageSummary"]["lineCoveragePercentage"] > 50
+
+
+def _wait_for_phase(info: EmulatorInfo, build_id: str, phase: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    codebuild = client(info, "codebuild")
+    while time.monotonic() < deadline:
+        if codebuild.batch_get_builds(ids=[build_id])["builds"][0]["currentPhase"] == phase:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"build {build_id} never reached {phase}")
+
+
+def _processes_running(pattern: str) -> bool:
+    return (
+        subprocess.run(["pgrep", "-f", pattern], capture_output=True, check=False).returncode == 0
+    )

@@ -137,3 +137,13 @@ def aws_errors(service: str, operation: str) -> Iterator[None]:
         yield
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         raise translate(exc, service, operation) from exc
+
+
+def connect(config: StackConfig) -> Session:
+    """A session on the stack's target; on ``local`` the emulator starts on demand."""
+    if TargetKind(config.target) is TargetKind.LOCAL:
+        from opslib import emulator  # the local target's only dependency on the emulator
+
+        info = emulator.ensure_running(config)
+        return Session(Target.from_config(config, info.endpoint))
+    return Session(Target.from_config(config))

@@ -10,6 +10,7 @@ import subprocess
 import time
 import zipfile
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -228,6 +229,20 @@ def test_build_events_and_metrics(running: EmulatorInfo, tmp_path: Path) -> None
         if m["Dimensions"] == [{"Name": "ProjectName", "Value": "telemetry"}]
     }
     assert {"Builds", "SucceededBuilds", "FailedBuilds", "Duration", "BuildDuration"} <= names
+    dims = [{"Name": "ProjectName", "Value": "telemetry"}]
+    queries = [
+        {"Id": name.lower(), "MetricStat": {"Metric": {"Namespace": "AWS/CodeBuild",
+         "MetricName": name, "Dimensions": dims}, "Period": 300, "Stat": "Sum"}}
+        for name in ("Builds", "SucceededBuilds", "FailedBuilds")
+    ]  # fmt: skip
+    data = client(running, "cloudwatch").get_metric_data(
+        MetricDataQueries=queries,
+        StartTime=datetime.now(UTC) - timedelta(hours=1),
+        EndTime=datetime.now(UTC) + timedelta(minutes=5),
+    )["MetricDataResults"]
+    assert {r["Id"]: sum(r["Values"]) for r in data} == {
+        "builds": 1.0, "succeededbuilds": 1.0, "failedbuilds": 0.0,
+    }  # fmt: skip
 
 
 def test_a_build_interrupted_by_kill_ends_as_fault(

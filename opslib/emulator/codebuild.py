@@ -15,7 +15,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.codebuild import responses as moto_codebuild_responses
 from moto.codebuild.models import codebuild_backends
 
 from opslib.emulator.buildrun import KIND, BuildRun
@@ -28,30 +27,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_MINUTES = 60
 RESTART_REASON = "the emulator stopped while this build ran (killed or crashed); start it again"
-
-
-def _validate_source(source: dict[str, Any]) -> None:
-    """moto demands a location for every source type; AWS does not for these two."""
-    if source.get("type") in ("CODEPIPELINE", "NO_SOURCE"):
-        return
-    _moto_validate_source(source)
-
-
-def _validate_artifacts(artifacts: dict[str, Any]) -> None:
-    """A CODEPIPELINE project's artifacts go where its pipeline says: no location."""
-    if artifacts.get("type") == "CODEPIPELINE":
-        return
-    _moto_validate_artifacts(artifacts)
-
-
-_moto_validate_source = moto_codebuild_responses._validate_required_params_source
-_moto_validate_artifacts = moto_codebuild_responses._validate_required_params_artifacts
-
-
-def patch_moto() -> None:
-    """Fix moto's CreateProject: CODEPIPELINE and NO_SOURCE projects need no location."""
-    moto_codebuild_responses._validate_required_params_source = _validate_source
-    moto_codebuild_responses._validate_required_params_artifacts = _validate_artifacts
 
 
 class BuildService:

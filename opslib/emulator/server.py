@@ -27,8 +27,9 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from opslib import __version__
-from opslib.emulator import codebuild
+from opslib.emulator import motofixes
 from opslib.emulator.codebuild import BuildService
+from opslib.emulator.connections import ConnectionService
 from opslib.emulator.gateway import Gateway
 from opslib.emulator.hosts import HostService
 from opslib.emulator.lifecycle import INFO_FILE
@@ -47,7 +48,7 @@ class Emulator:
         self.state_dir = state_dir
         self.started = time.time()
         snapshots = MotoSnapshots(state_dir / "moto")
-        codebuild.patch_moto()
+        motofixes.apply()
         snapshots.restore()
         gateway = Gateway(DomainDispatcherApplication(create_backend_app), snapshots, self.health)
         self.runtime = Runtime(gateway, RecordStore(state_dir / "records.sqlite"), state_dir)
@@ -55,7 +56,8 @@ class Emulator:
         self.reports = ReportService(self.runtime)
         self.builds.finish_hook = self.reports.process_build
         self.hosts = HostService(self.runtime)
-        for service in (self.builds, self.reports, self.hosts):
+        self.connections = ConnectionService(self.runtime)
+        for service in (self.builds, self.reports, self.hosts, self.connections):
             service.register()
         recovered = self.builds.recover()
         logger.info("closed %d build(s) interrupted by the last stop", recovered)

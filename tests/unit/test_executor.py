@@ -24,6 +24,8 @@ from opslib.specs import load_buildspec
 
 pytestmark = pytest.mark.unit
 
+# A command printing its process group: the build's group, shared by every command.
+PGID = """'read -r _ _ _ _ g _ < /proc/$$/stat; echo "pgid=$g"'"""
 ALL_PHASES = ["INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING"]
 
 
@@ -100,6 +102,7 @@ def live_members(pgid: int) -> list[int]:
 
 
 def pgid_from(rec: Recorder) -> int:
+    """The build's process group, as a command printed it (its field 5 of /proc/$$/stat)."""
     return int(next(line for line in rec.lines if line.startswith("pgid="))[5:])
 
 
@@ -126,20 +129,74 @@ def test_phases_run_in_order_and_their_output_is_the_log(tmp_path: Path) -> None
     assert rec.threads == {threading.get_ident()}
 
 
-def test_cd_and_export_persist_across_commands_and_phases(tmp_path: Path) -> None:
+def test_cd_persists_across_commands_and_phases(tmp_path: Path) -> None:
     outcome, rec = build(
         tmp_path,
         """
         version: 0.2
         phases:
           install:
-            commands: [mkdir -p sub, cd sub, export GREETING=hello]
+            commands: [mkdir -p sub/deeper, cd sub]
           build:
-            commands: ['echo "dir=$(basename "$PWD") greeting=$GREETING"']
+            commands: [cd deeper, 'echo "dir=$(basename "$PWD")"']
+          post_build:
+            commands: ['echo "back=$(cd - >/dev/null && basename "$PWD")"']
         """,
     )
     assert outcome.status is StatusType.SUCCEEDED
-    assert rec.logged("dir=sub greeting=hello")
+    assert rec.logged("dir=deeper") and rec.logged("back=sub")
+
+
+def test_variable_exported_in_install_is_seen_in_post_build(tmp_path: Path) -> None:
+    outcome, rec = build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          install: {commands: ['export GREETING="hello world"']}
+          post_build: {commands: ['echo "greeting=$GREETING"']}
+        """,
+    )
+    assert outcome.status is StatusType.SUCCEEDED
+    assert rec.logged("greeting=hello world")
+
+
+def test_non_exported_variables_do_not_persist(tmp_path: Path) -> None:
+    """Each command is its own script in a fresh shell (CodeBuild's script.sh).
+
+    Only the exported environment and the directory are saved between commands, so a plain
+    assignment is gone by the next command while an unset of an exported variable sticks.
+    """
+    outcome, rec = build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - PLAIN=1; unset FROM_REQUEST
+              - 'echo "plain=${PLAIN-gone} req=${FROM_REQUEST-gone}"'
+        """,
+        env={"FROM_REQUEST": "set"},
+    )
+    assert outcome.status is StatusType.SUCCEEDED
+    assert rec.logged("plain=gone req=gone")
+
+
+def test_shell_options_and_tracing_stay_within_their_command(tmp_path: Path) -> None:
+    outcome, rec = build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          build: {commands: ["set -eux; echo traced", 'echo "options=$-"']}
+        """,
+    )
+    assert outcome.status is StatusType.SUCCEEDED
+    assert rec.logged("+ echo traced")
+    assert not rec.logged("opslib")  # the state saving in the EXIT trap is never traced
+    options = next(line for line in rec.lines if line.startswith("options="))
+    assert not set("eux") & set(options.removeprefix("options="))
 
 
 def test_failing_command_skips_the_rest_runs_finally_and_fails_the_phase(tmp_path: Path) -> None:
@@ -241,25 +298,41 @@ def test_on_failure_abort_ends_the_build_and_continue_goes_on(
     assert outcome.status is StatusType.FAILED
 
 
-def test_exported_variables_are_read_from_the_shell_at_the_end(tmp_path: Path) -> None:
+def test_exported_variables_are_read_from_the_saved_state_at_the_end(tmp_path: Path) -> None:
     outcome, _ = build(
         tmp_path,
         """
         version: 0.2
         env:
-          exported-variables: [VERSION, NOTES, UNSET]
+          exported-variables: [VERSION, NOTES, PLAIN, UNSET]
         phases:
           build:
             commands:
               - export VERSION=1.2.3
               - |
-                NOTES="two words
+                export NOTES="two words
                 second line"
+              - PLAIN=never-exported
         """,
     )
     assert outcome.exported_variables == {
-        "VERSION": "1.2.3", "NOTES": "two words\nsecond line", "UNSET": ""
+        "VERSION": "1.2.3", "NOTES": "two words\nsecond line", "PLAIN": "", "UNSET": ""
     }  # fmt: skip
+
+
+def test_exported_variables_survive_a_command_that_exits(tmp_path: Path) -> None:
+    outcome, _ = build(
+        tmp_path,
+        """
+        version: 0.2
+        env:
+          exported-variables: [VERSION]
+        phases:
+          build: {commands: ["export VERSION=2.0; exit 0"]}
+        """,
+    )
+    assert outcome.status is StatusType.SUCCEEDED
+    assert outcome.exported_variables == {"VERSION": "2.0"}
 
 
 def test_request_env_beats_buildspec_variables_and_host_credentials_are_dropped(
@@ -289,9 +362,9 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
         """
         version: 0.2
         phases:
-          build: {commands: ['echo "pgid=$$"', "sleep 30 &", sleep 30]}
+          build: {commands: [PGID, "sleep 30 &", sleep 30]}
           post_build: {commands: [echo never]}
-        """,
+        """.replace("PGID", PGID),
         timeout=0.5,
     )
     assert time.monotonic() - started < 5
@@ -332,23 +405,44 @@ def test_a_command_reading_stdin_gets_end_of_file(tmp_path: Path) -> None:
     assert rec.logged("read=1") and rec.logged("done")
 
 
-def test_exit_in_a_command_fails_the_phase_and_ends_the_shell(tmp_path: Path) -> None:
+def test_exit_in_build_fails_only_that_command_and_post_build_runs(tmp_path: Path) -> None:
     outcome, rec = build(
         tmp_path,
         """
         version: 0.2
         phases:
-          build: {commands: ['echo "pgid=$$"', exit 3, echo after]}
-          post_build: {commands: [echo post]}
-        """,
+          build: {commands: [PGID, "sleep 30 & exit 3", echo after]}
+          post_build: {commands: ['echo "post succeeding=$CODEBUILD_BUILD_SUCCEEDING"']}
+        """.replace("PGID", PGID),
     )
     assert phases(outcome) == [
         ("INSTALL", "SUCCEEDED"), ("PRE_BUILD", "SUCCEEDED"), ("BUILD", "FAILED"),
-        ("UPLOAD_ARTIFACTS", "SUCCEEDED"), ("FINALIZING", "SUCCEEDED"),
+        ("POST_BUILD", "SUCCEEDED"), ("UPLOAD_ARTIFACTS", "SUCCEEDED"), ("FINALIZING", "SUCCEEDED"),
     ]  # fmt: skip
     assert outcome.failure is not None and outcome.failure.endswith("Reason: exit status 3")
-    assert not rec.logged("after") and not rec.logged("post")
-    assert live_members(pgid_from(rec)) == []
+    assert not rec.logged("after") and rec.logged("post succeeding=0")
+    assert live_members(pgid_from(rec)) == []  # the background sleep ended with the build
+
+
+def test_exit_in_pre_build_with_continue_keeps_earlier_exports(tmp_path: Path) -> None:
+    outcome, rec = build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          pre_build:
+            on-failure: CONTINUE
+            commands: [export KEPT=yes, "export ALSO=yes; exit 3", echo skipped]
+          build: {commands: ['echo "build kept=$KEPT also=$ALSO"']}
+          post_build: {commands: ['echo "post kept=$KEPT"']}
+        """,
+    )
+    assert phases(outcome) == [
+        ("INSTALL", "SUCCEEDED"), ("PRE_BUILD", "FAILED"), ("BUILD", "SUCCEEDED"),
+        ("POST_BUILD", "SUCCEEDED"), ("UPLOAD_ARTIFACTS", "SUCCEEDED"), ("FINALIZING", "SUCCEEDED"),
+    ]  # fmt: skip
+    assert rec.logged("build kept=yes also=yes") and rec.logged("post kept=yes")
+    assert not rec.logged("skipped")
 
 
 def test_multi_line_command_runs_as_one_script(tmp_path: Path) -> None:
@@ -382,7 +476,7 @@ def test_syntax_error_fails_the_command_without_hanging(tmp_path: Path) -> None:
         timeout=10,
     )
     assert ("BUILD", "FAILED") in phases(outcome)
-    assert rec.logged("post-ran")  # bash survives a syntax error inside eval
+    assert rec.logged("post-ran")  # only that command's script ended (bash: status 2)
 
 
 def test_sh_shell_keeps_state_too(tmp_path: Path) -> None:
@@ -480,9 +574,9 @@ def test_observer_error_is_a_fault_and_leaves_no_process(
         """
         version: 0.2
         phases:
-          install: {commands: ['echo "pgid=$$"', "sleep 30 &"]}
+          install: {commands: [PGID, "sleep 30 &"]}
           build: {commands: [echo never]}
-        """,
+        """.replace("PGID", PGID),
         recorder=recorder,
     )
     assert outcome.status is StatusType.FAULT

@@ -29,10 +29,13 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from opslib import __version__
 from opslib.emulator import motofixes
 from opslib.emulator.codebuild import BuildService
+from opslib.emulator.codedeploy import DeployService
 from opslib.emulator.connections import ConnectionService
 from opslib.emulator.gateway import Gateway
+from opslib.emulator.hostlogs import HostLogShipper
 from opslib.emulator.hosts import HostService
 from opslib.emulator.lifecycle import INFO_FILE
+from opslib.emulator.pipelines import PipelineService
 from opslib.emulator.reports import ReportService
 from opslib.emulator.runtime import Runtime
 from opslib.emulator.sampler import DEFAULT_INTERVAL, Sampler
@@ -57,16 +60,23 @@ class Emulator:
         self.builds.finish_hook = self.reports.process_build
         self.hosts = HostService(self.runtime)
         self.connections = ConnectionService(self.runtime)
+        self.pipelines = PipelineService(self.runtime, self.connections)
+        self.pipelines.register()
         for service in (self.builds, self.reports, self.hosts, self.connections):
             service.register()
         recovered = self.builds.recover()
         logger.info("closed %d build(s) interrupted by the last stop", recovered)
+        self.deploys = DeployService(self.runtime, timeout_scale)
+        self.deploys.register()
+        logger.info("closed %d deployment(s) interrupted", self.deploys.recover())
+        logger.info("closed %d pipeline execution(s) interrupted", self.pipelines.recover())
         self.server: BaseWSGIServer = make_server(
             "127.0.0.1", port, gateway, threaded=True, request_handler=MotoRequestHandler
         )
         self.port = int(self.server.server_address[1])
         self.runtime.endpoint = f"http://127.0.0.1:{self.port}"
         self.sampler = Sampler(self.runtime, self.hosts, interval)
+        self.hostlogs = HostLogShipper(self.runtime, self.hosts)
 
     def health(self) -> dict[str, Any]:
         return {
@@ -85,14 +95,19 @@ class Emulator:
         write_atomically(self.state_dir / INFO_FILE, json.dumps(info).encode())
         logger.info("opslib emulator %s listening on %s", __version__, self.runtime.endpoint)
         self.sampler.start()
+        self.pipelines.start_poller()
         self.runtime.defer(self.builds.announce_recovered)
+        self.runtime.defer(self.deploys.announce_recovered)
+        self.hostlogs.start()
         self.server.serve_forever()
 
     def shutdown(self) -> None:
         """Graceful stop: running builds end STOPPED, host processes end, then the server."""
         logger.info("stopping")
         self.runtime.stopping.set()
+        self.pipelines.shutdown()
         self.builds.shutdown()
+        self.deploys.shutdown()
         self.hosts.shutdown()
         self.server.shutdown()
 

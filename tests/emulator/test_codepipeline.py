@@ -1,0 +1,172 @@
+"""CodePipeline executions really run: source from a local repo, build, approval, stop."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from opslib.emulator.lifecycle import EmulatorInfo
+from tests.emulator.conftest import aws_cli, client
+from tests.emulator.pipeline_helpers import (
+    QUICK_BUILDSPEC,
+    commit,
+    create_pipeline,
+    executions,
+    make_repo,
+    wait_for_action,
+    wait_for_execution,
+)
+
+
+@pytest.fixture
+def fast_polling(start_emulator: Callable[..., EmulatorInfo]) -> EmulatorInfo:
+    return start_emulator(OPSLIB_SOURCE_POLL_INTERVAL="0.5")
+
+
+def test_create_pipeline_runs_source_and_build(running: EmulatorInfo, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    sha = make_repo(repo, {"buildspec.yml": QUICK_BUILDSPEC, "hello.txt": "hi\n"})
+    create_pipeline(running, "quick", repo)
+    execution = wait_for_execution(running, "quick")
+    assert execution["status"] == "Succeeded", execution
+    assert execution["trigger"]["triggerType"] == "CreatePipeline"
+    assert execution["sourceRevisions"][0]["revisionId"] == sha
+    codepipeline = client(running, "codepipeline")
+    detail = codepipeline.get_pipeline_execution(
+        pipelineName="quick", pipelineExecutionId=execution["pipelineExecutionId"]
+    )["pipelineExecution"]
+    assert detail["artifactRevisions"][0]["revisionSummary"] == "first commit"
+    actions = codepipeline.list_action_executions(pipelineName="quick")["actionExecutionDetails"]
+    assert {a["actionName"]: a["status"] for a in actions} == {
+        "Source": "Succeeded",
+        "Build": "Succeeded",
+    }
+    build_id = next(a for a in actions if a["actionName"] == "Build")["output"]["executionResult"][
+        "externalExecutionId"
+    ]
+    build = client(running, "codebuild").batch_get_builds(ids=[build_id])["builds"][0]
+    assert build["resolvedSourceVersion"] == sha  # the commit, as CodePipeline passes it
+    states = {
+        s["stageName"]: s["latestExecution"]["status"]
+        for s in codepipeline.get_pipeline_state(name="quick")["stageStates"]
+    }
+    assert states == {"Source": "Succeeded", "Build": "Succeeded"}
+    shown = aws_cli(
+        running,
+        "codepipeline",
+        "get-pipeline-execution",
+        "--pipeline-name",
+        "quick",
+        "--pipeline-execution-id",
+        execution["pipelineExecutionId"],
+    )
+    assert shown["pipelineExecution"]["status"] == "Succeeded"
+
+
+def test_a_failing_build_fails_the_execution(running: EmulatorInfo, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    make_repo(
+        repo, {"buildspec.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - exit 7\n"}
+    )
+    create_pipeline(running, "failing", repo)
+    execution = wait_for_execution(running, "failing")
+    assert execution["status"] == "Failed"
+    assert execution["statusSummary"].startswith("Build/Build: Build terminated with state: FAILED")
+    state = client(running, "codepipeline").get_pipeline_state(name="failing")["stageStates"][1]
+    assert state["actionStates"][0]["latestExecution"]["errorDetails"]["code"] == "JobFailed"
+
+
+def test_a_new_commit_starts_an_execution(fast_polling: EmulatorInfo, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    make_repo(repo, {"buildspec.yml": QUICK_BUILDSPEC, "hello.txt": "hi\n"})
+    create_pipeline(fast_polling, "watched", repo)
+    wait_for_execution(fast_polling, "watched")
+    second = commit(repo, {"hello.txt": "hello again\n"}, "second commit")
+    execution = wait_for_execution(fast_polling, "watched", count=2)
+    assert execution["trigger"]["triggerType"] == "PollForSourceChanges"
+    assert execution["sourceRevisions"][0]["revisionId"] == second
+    assert execution["status"] == "Succeeded"
+
+
+@pytest.mark.parametrize(
+    ("decision", "status"), [("Approved", "Succeeded"), ("Rejected", "Failed")]
+)
+def test_manual_approval_waits_for_a_person(
+    running: EmulatorInfo, tmp_path: Path, decision: str, status: str
+) -> None:
+    repo = tmp_path / "repo"
+    make_repo(repo, {"buildspec.yml": QUICK_BUILDSPEC, "hello.txt": "hi\n"})
+    create_pipeline(running, "gated", repo, approval=True)
+    waiting = wait_for_action(running, "gated", "Approve")
+    assert executions(running, "gated")[0]["status"] == "InProgress"
+    client(running, "codepipeline").put_approval_result(
+        pipelineName="gated", stageName="Approve", actionName="Approve",
+        result={"summary": "looks good" if decision == "Approved" else "no", "status": decision},
+        token=waiting["token"],
+    )  # fmt: skip
+    assert wait_for_execution(running, "gated")["status"] == status
+
+
+def test_stop_with_abandon_stops_the_build(running: EmulatorInfo, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    make_repo(
+        repo,
+        {"buildspec.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 600\n"},
+    )
+    create_pipeline(running, "stopped", repo)
+    build = wait_for_action(running, "stopped", "Build")
+    execution_id = executions(running, "stopped")[0]["pipelineExecutionId"]
+    client(running, "codepipeline").stop_pipeline_execution(
+        pipelineName="stopped", pipelineExecutionId=execution_id, abandon=True, reason="testing"
+    )
+    execution = wait_for_execution(running, "stopped")
+    assert execution["status"] == "Stopped"
+    status = client(running, "codebuild").batch_get_builds(ids=[build["externalExecutionId"]])[
+        "builds"
+    ][0]["buildStatus"]
+    assert status == "STOPPED"
+
+
+def test_a_newer_execution_supersedes_one_waiting_for_a_stage(
+    running: EmulatorInfo, tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    slow = "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 2\n"
+    make_repo(repo, {"buildspec.yml": slow})
+    create_pipeline(running, "busy", repo)
+    wait_for_action(running, "busy", "Build")
+    codepipeline = client(running, "codepipeline")
+    second = codepipeline.start_pipeline_execution(name="busy")["pipelineExecutionId"]
+    third = codepipeline.start_pipeline_execution(name="busy")["pipelineExecutionId"]
+    wait_for_execution(running, "busy", count=3, timeout=60)
+    final = {e["pipelineExecutionId"]: e["status"] for e in executions(running, "busy")}
+    assert final[second] == "Superseded"
+    assert final[third] == "Succeeded"
+
+
+def test_pipeline_events_reach_the_log_group(running: EmulatorInfo, tmp_path: Path) -> None:
+    logs, events = client(running, "logs"), client(running, "events")
+    logs.create_log_group(logGroupName="/aws/events/pipe")
+    events.put_rule(Name="pipe", EventPattern=json.dumps({"source": ["aws.codepipeline"]}))
+    events.put_targets(
+        Rule="pipe",
+        Targets=[
+            {"Id": "l", "Arn": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/events/pipe"}
+        ],
+    )
+    repo = tmp_path / "repo"
+    make_repo(repo, {"buildspec.yml": QUICK_BUILDSPEC, "hello.txt": "hi\n"})
+    create_pipeline(running, "evented", repo)
+    wait_for_execution(running, "evented")
+    found = [
+        json.loads(e["message"])
+        for e in logs.filter_log_events(logGroupName="/aws/events/pipe")["events"]
+    ]
+    seen = {(e["detail-type"], e["detail"].get("stage"), e["detail"]["state"]) for e in found}
+    assert ("CodePipeline Pipeline Execution State Change", None, "STARTED") in seen
+    assert ("CodePipeline Pipeline Execution State Change", None, "SUCCEEDED") in seen
+    assert ("CodePipeline Stage Execution State Change", "Build", "SUCCEEDED") in seen
+    assert ("CodePipeline Action Execution State Change", "Source", "SUCCEEDED") in seen

@@ -86,8 +86,15 @@ def lint(path: Path) -> None:
 
 
 from opslib.cli.emulator import emulator_group  # noqa: E402
+from opslib.cli.run import run as run_command  # noqa: E402
 
 cli.add_command(emulator_group)
+
+from opslib.cli.stack import STACK_COMMANDS  # noqa: E402
+
+for _command in STACK_COMMANDS:  # plan, up, down, status
+    cli.add_command(_command)
+cli.add_command(run_command)
 
 
 def main() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -170,3 +172,37 @@ def test_pipeline_events_reach_the_log_group(running: EmulatorInfo, tmp_path: Pa
     assert ("CodePipeline Pipeline Execution State Change", None, "SUCCEEDED") in seen
     assert ("CodePipeline Stage Execution State Change", "Build", "SUCCEEDED") in seen
     assert ("CodePipeline Action Execution State Change", "Source", "SUCCEEDED") in seen
+
+
+def _opslib(info: EmulatorInfo, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "opslib.yml"
+    config.write_text(f"stack: quickstack\nemulator:\n  port: 0\n  state_dir: {info.state_dir}\n")
+    command = [sys.executable, "-m", "opslib.cli.main", "--config", str(config), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_opslib_run_follows_to_success(running: EmulatorInfo, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    sha = make_repo(repo, {"buildspec.yml": QUICK_BUILDSPEC, "hello.txt": "hi\n"})
+    create_pipeline(running, "quickstack-pipeline", repo)
+    result = _opslib(running, tmp_path, "run")
+    assert result.returncode == 0, result.stderr
+    assert "attached to quickstack-pipeline" in result.stdout  # CreatePipeline started one
+    assert "✓ Build/Build" in result.stdout
+    assert f"quickstack-pipeline: Succeeded ({sha[:12]})" in result.stdout
+
+
+def test_opslib_run_explains_a_failure(running: EmulatorInfo, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    failing = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo 3 tests failed\n      - exit 1\n"  # noqa: E501
+    make_repo(repo, {"buildspec.yml": failing})
+    create_pipeline(running, "quickstack-pipeline", repo)
+    wait_for_execution(running, "quickstack-pipeline")
+    result = _opslib(running, tmp_path, "run")
+    assert result.returncode == 1
+    assert "started quickstack-pipeline" in result.stdout
+    assert "| 3 tests failed" in result.stderr  # the tail of the build's log
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: quickstack-pipeline execution ")
+    assert "Failed at Build/Build: Build terminated with state: FAILED" in last
+    assert "Traceback" not in result.stderr

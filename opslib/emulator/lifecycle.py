@@ -152,7 +152,7 @@ def start(state_dir: Path, port: int = 0, timeout: float = START_TIMEOUT) -> Emu
     running = read_info(state_dir)
     if running and health(running.endpoint):
         return running
-    if running:
+    if running and not _gone_within(running.pid, 5.0):
         raise EmulatorError(
             f"an emulator process ({running.pid}) holds {state_dir} but does not answer; "
             "run 'opslib emulator stop' first"
@@ -175,6 +175,24 @@ def stop(state_dir: Path, timeout: float = STOP_TIMEOUT) -> bool:
     _reap(info.pid)
     (state_dir / INFO_FILE).unlink(missing_ok=True)
     return True
+
+
+def _gone_within(pid: int, timeout: float) -> bool:
+    """Whether a process that no longer answers (killed a moment ago) exits in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap_if_child(pid)
+        if not _pid_alive(pid):
+            return True
+        time.sleep(0.05)  # a dying process: nothing to wait on across processes
+    return False
+
+
+def _reap_if_child(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
 
 
 def _reap(pid: int) -> None:

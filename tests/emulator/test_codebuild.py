@@ -336,3 +336,50 @@ def _processes_running(pattern: str) -> bool:
     return (
         subprocess.run(["pgrep", "-f", pattern], capture_output=True, check=False).returncode == 0
     )
+
+
+def _broken_commit(repo_zip: bytes) -> bytes:
+    """This repository with one jest test that fails, as a broken commit would."""
+    source, out = zipfile.ZipFile(io.BytesIO(repo_zip)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as broken:
+        for info in source.infolist():
+            broken.writestr(info, source.read(info))
+        broken.writestr(
+            "sample-app/test/broken.test.js",
+            "test('the broken commit', () => { expect(1 + 1).toBe(3); });\n",
+        )
+    return out.getvalue()
+
+
+def test_a_broken_commit_fails_and_everything_survives_kill_9(
+    start_emulator: Callable[..., EmulatorInfo], tmp_path: Path
+) -> None:
+    """The issue's bar: the AWS CLI sees a real failure, and kill -9 loses none of it."""
+    info = start_emulator()
+    (tmp_path / "broken.zip").write_bytes(_broken_commit(package_source(REPO)))
+    aws_cli(info, "s3api", "create-bucket", "--bucket", "broken-src")
+    aws_cli(info, "s3api", "put-object", "--bucket", "broken-src", "--key", "app.zip",
+            "--body", str(tmp_path / "broken.zip"))  # fmt: skip
+    aws_cli(
+        info, "codebuild", "create-project", "--name", "broken",
+        "--source", "type=S3,location=broken-src/app.zip", "--artifacts", "type=NO_ARTIFACTS",
+        "--environment",
+        "type=LINUX_CONTAINER,image=aws/codebuild/standard:7.0,computeType=BUILD_GENERAL1_SMALL",
+        "--service-role", "arn:aws:iam::123456789012:role/cb",
+    )  # fmt: skip
+    build_id = aws_cli(info, "codebuild", "start-build", "--project-name", "broken")["build"]["id"]
+    build = wait_build(info, build_id, timeout=600)
+    assert build["buildStatus"] == "FAILED"
+    assert phases(build)["BUILD"] == "FAILED" and phases(build)["POST_BUILD"] == "SUCCEEDED"
+    before = log_text(info, build)
+    assert "the broken commit" in before and "no deploy bundle" in before
+
+    os.kill(info.pid, signal.SIGKILL)
+    restarted = start_emulator()
+    shown = aws_cli(restarted, "codebuild", "batch-get-builds", "--ids", build_id)["builds"][0]
+    assert shown["buildStatus"] == "FAILED"
+    assert phases(shown) == phases(build)
+    assert log_text(restarted, build) == before
+    reports = client(restarted, "codebuild").batch_get_reports(reportArns=shown["reportArns"])
+    jest = next(r for r in reports["reports"] if r["type"] == "TEST")
+    assert jest["status"] == "FAILED" and jest["testSummary"]["statusCounts"]["FAILED"] == 1

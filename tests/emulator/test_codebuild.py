@@ -346,7 +346,7 @@ def _broken_commit(repo_zip: bytes) -> bytes:
             broken.writestr(info, source.read(info))
         broken.writestr(
             "sample-app/test/broken.test.js",
-            "test('the broken commit', () => { expect(1 + 1).toBe(3); });\n",
+            "'use strict';\n\ntest('the broken commit', () => {\n  expect(1 + 1).toBe(3);\n});\n",
         )
     return out.getvalue()
 

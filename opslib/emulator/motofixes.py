@@ -7,9 +7,17 @@ operation moto lacks; anything that really runs work is a service of its own.
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
+from functools import partial
 from typing import Any
 
 from moto.codebuild import responses as moto_codebuild_responses
+from moto.codebuild.responses import CodeBuildResponse
+from moto.codedeploy import responses as moto_codedeploy_responses
+from moto.core.utils import unix_time
+from moto.s3.models import FakeBucket
+from moto.ssm.models import SimpleSystemManagerBackend
 
 
 def _validate_source(source: dict[str, Any]) -> None:
@@ -36,6 +44,198 @@ def _codebuild_locations() -> None:
     moto_codebuild_responses._validate_required_params_artifacts = _validate_artifacts
 
 
+# --- SSM: the backend must pickle (the emulator snapshots every backend it touches) ------
+
+
+def _ssm_picklable() -> None:
+    """Fix SSM snapshots: moto's SSM backend keeps tags in a lambda-made defaultdict.
+
+    A lambda cannot be pickled, so the first mutating call after SSM was touched failed
+    with HTTP 500 (and the client retried a PutParameter that had in fact happened). The
+    same nested defaultdict made from ``functools.partial`` pickles.
+    """
+    if getattr(SimpleSystemManagerBackend.__init__, "_opslib_fixed", False):
+        return
+    original = SimpleSystemManagerBackend.__init__
+
+    def __init__(self: Any, region_name: str, account_id: str) -> None:
+        original(self, region_name, account_id)
+        self._resource_tags = defaultdict(partial(defaultdict, dict), self._resource_tags)
+
+    __init__._opslib_fixed = True  # type: ignore[attr-defined]
+    SimpleSystemManagerBackend.__init__ = __init__  # type: ignore[method-assign]
+
+
+# --- S3: bucket policies with conditions -----------------------------------------------
+
+# The request context the emulator's endpoint stands for: AWS's HTTPS endpoint. A client
+# talks plain HTTP to 127.0.0.1, but what it rehearses is a TLS call to S3.
+_S3_REQUEST_CONTEXT = {"aws:securetransport": "true"}
+
+
+def _condition_holds(condition: dict[str, dict[str, Any]]) -> bool:
+    """Whether a Bool condition on a known key holds; anything else counts as holding.
+
+    moto ignores ``Bool`` conditions, so "Deny when aws:SecureTransport is false" denied
+    every request. Only the keys of ``_S3_REQUEST_CONTEXT`` are evaluated; others keep
+    moto's behaviour.
+    """
+    for key, expected in condition.get("Bool", {}).items():
+        actual = _S3_REQUEST_CONTEXT.get(key.lower())
+        values = expected if isinstance(expected, list) else [expected]
+        if actual is not None and actual not in {str(v).lower() for v in values}:
+            return False
+    return True
+
+
+def _bucket_permission(self: Any, action: str, resource: str) -> Any:
+    """FakeBucket.get_permission, with statements whose Bool conditions fail left out."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    if self.policy is None:
+        return PermissionResult.NEUTRAL
+    document = json.loads(self.policy.decode())
+    statements = document.get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    document["Statement"] = [s for s in statements if _condition_holds(s.get("Condition", {}))]
+    return IAMPolicy(json.dumps(document)).is_action_permitted(action, resource)
+
+
+def _s3_policy_conditions() -> None:
+    """Fix S3: a deny-non-TLS bucket policy no longer denies every request."""
+    FakeBucket.get_permission = _bucket_permission  # type: ignore[method-assign]
+
+
+# --- CodeBuild UpdateProject ----------------------------------------------------------
+
+_PROJECT_FIELDS = {
+    "description": "description",
+    "source": "source",
+    "artifacts": "artifacts",
+    "environment": "environment",
+    "serviceRole": "serviceRole",
+    "cache": "cache",
+    "timeoutInMinutes": "timeoutInMinutes",
+    "queuedTimeoutInMinutes": "queuedTimeoutInMinutes",
+    "sourceVersion": "sourceVersion",
+    "logsConfig": "logsConfig",
+    "vpcConfig": "vpcConfig",
+    "tags": "tags",
+}
+
+
+def _update_project(self: Any) -> Any:
+    """CodeBuild UpdateProject (moto lacks it): change the given fields of a project."""
+    from moto.codebuild.exceptions import ResourceNotFoundException
+    from moto.core.responses import ActionResult
+
+    name = self._get_param("name")
+    project = self.codebuild_backend.codebuild_projects.get(name)
+    if project is None:
+        raise ResourceNotFoundException(f"Project cannot be found: {name}")
+    metadata = project.project_metadata
+    for param, key in _PROJECT_FIELDS.items():
+        value = self._get_param(param)
+        if value is not None:
+            metadata[key] = value
+    if self._get_param("tags") is not None:
+        project.tags = metadata["tags"]
+    metadata["lastModifiedDate"] = unix_time()
+    return ActionResult({"project": metadata})
+
+
+def _codebuild_update_project() -> None:
+    """Fix CodeBuild: UpdateProject answered HTTP 500 (not implemented)."""
+    CodeBuildResponse.update_project = _update_project  # type: ignore[attr-defined]
+
+
+# --- CodeDeploy UpdateDeploymentGroup and alarmConfiguration --------------------------
+
+_GROUP_FIELDS = {
+    "deploymentConfigName": "deployment_config_name",
+    "ec2TagFilters": "ec2_tag_filters",
+    "serviceRoleArn": "service_role_arn",
+    "alarmConfiguration": "alarm_configuration",
+    "autoRollbackConfiguration": "auto_rollback_configuration",
+    "deploymentStyle": "deployment_style",
+    "triggerConfigurations": "trigger_configurations",
+    "outdatedInstancesStrategy": "outdated_instances_strategy",
+}
+
+
+def _update_deployment_group(self: Any) -> Any:
+    """CodeDeploy UpdateDeploymentGroup (moto lacks it): change the given settings."""
+    from moto.core.responses import ActionResult
+
+    application = self._get_param("applicationName")
+    current = self._get_param("currentDeploymentGroupName")
+    group = self.codedeploy_backend.get_deployment_group(application, current)
+    for param, attribute in _GROUP_FIELDS.items():
+        value = self._get_param(param)
+        if value is not None:
+            setattr(group, attribute, value)
+    new_name = self._get_param("newDeploymentGroupName")
+    if new_name and new_name != current:
+        groups = self.codedeploy_backend.deployment_groups[application]
+        groups[new_name] = groups.pop(current)
+        group.deployment_group_name = new_name
+    return ActionResult({"hooksNotCleanedUp": []})
+
+
+def _delete_deployment_group(self: Any) -> Any:
+    """CodeDeploy DeleteDeploymentGroup (moto lacks it): forget the group and its tags."""
+    from moto.core.responses import ActionResult
+
+    backend = self.codedeploy_backend
+    application = self._get_param("applicationName")
+    name = self._get_param("deploymentGroupName")
+    backend.get_deployment_group(application, name)  # raises the AWS error when absent
+    del backend.deployment_groups[application][name]
+    backend.tagger.delete_all_tags_for_resource(backend._deployment_group_arn(application, name))
+    return ActionResult({"hooksNotCleanedUp": []})
+
+
+def _delete_application(self: Any) -> Any:
+    """CodeDeploy DeleteApplication (moto lacks it): with its groups, as AWS does."""
+    from moto.core.responses import EmptyResult
+
+    backend = self.codedeploy_backend
+    application = self._get_param("applicationName")
+    backend.get_application(application)  # raises ApplicationDoesNotExistException
+    for name in backend.deployment_groups.pop(application, {}):
+        backend.tagger.delete_all_tags_for_resource(
+            backend._deployment_group_arn(application, name)
+        )
+    del backend.applications[application]
+    backend.tagger.delete_all_tags_for_resource(backend._application_arn(application))
+    return EmptyResult()
+
+
+def _group_info_with_alarms(group: Any) -> dict[str, Any]:
+    """moto's GetDeploymentGroup answer, with the alarmConfiguration it leaves empty."""
+    info = _moto_group_info(group)
+    alarms = group.alarm_configuration
+    info["alarmConfiguration"] = alarms if isinstance(alarms, dict) else {}
+    return info
+
+
+_moto_group_info = moto_codedeploy_responses._deployment_group_info
+
+
+def _codedeploy_groups() -> None:
+    """Fix CodeDeploy: Update/DeleteDeploymentGroup, DeleteApplication (HTTP 500 in moto);
+    GetDeploymentGroup dropping the alarm configuration."""
+    responses: Any = moto_codedeploy_responses  # patched module: typed loosely on purpose
+    responses.CodeDeployResponse.update_deployment_group = _update_deployment_group
+    responses.CodeDeployResponse.delete_deployment_group = _delete_deployment_group
+    responses.CodeDeployResponse.delete_application = _delete_application
+    responses._deployment_group_info = _group_info_with_alarms
+
+
 def apply() -> None:
     """Apply every fix (idempotent)."""
     _codebuild_locations()
+    _ssm_picklable()
+    _s3_policy_conditions()
+    _codebuild_update_project()
+    _codedeploy_groups()

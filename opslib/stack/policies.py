@@ -1,0 +1,204 @@
+"""IAM policy documents of the stack: trust, least-privilege permissions, bucket, logs.
+
+Pure functions of the context, so the security tests lint every document (parliament)
+without AWS. Each permission is scoped to this stack's ARNs; ``"Resource": "*"`` appears
+only for actions that accept no narrower resource, each listed in :data:`WILDCARD_ACTIONS`
+with the reason, and the tests hold every wildcard statement to that list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opslib.stack.context import Context
+
+Document = dict[str, Any]
+VERSION = "2012-10-17"
+
+# Actions that take no resource narrower than "*" (per the AWS Service Authorization
+# Reference: no resource types listed), and why this stack needs them.
+WILDCARD_ACTIONS: dict[str, str] = {
+    "ec2:DescribeInstances": "CodeDeploy finds the fleet by tag; Describe* has no resource type",
+    "ec2:DescribeInstanceStatus": "CodeDeploy checks instance health; no resource type",
+    "tag:GetResources": "CodeDeploy resolves the EC2 tag filter; no resource type",
+    "ssmmessages:CreateControlChannel": "SSM Session Manager (SSH stays closed)",
+    "ssmmessages:CreateDataChannel": "SSM Session Manager",
+    "ssmmessages:OpenControlChannel": "SSM Session Manager",
+    "ssmmessages:OpenDataChannel": "SSM Session Manager",
+    "ec2messages:AcknowledgeMessage": "SSM agent's message channel",
+    "ec2messages:DeleteMessage": "SSM agent's message channel",
+    "ec2messages:FailMessage": "SSM agent's message channel",
+    "ec2messages:GetEndpoint": "SSM agent's message channel",
+    "ec2messages:GetMessages": "SSM agent's message channel",
+    "ec2messages:SendReply": "SSM agent's message channel",
+}
+
+
+def statement(sid: str, actions: list[str], resources: list[str] | str, **extra: Any) -> Document:
+    """One Allow statement."""
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources, **extra}
+
+
+def document(*statements: Document) -> Document:
+    return {"Version": VERSION, "Statement": list(statements)}
+
+
+def trust(service: str) -> Document:
+    """A role's trust policy for one service principal.
+
+    One statement per principal: moto's CreatePipeline rejects several services in one
+    statement, and AWS reads both forms alike.
+    """
+    return document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": f"{service}.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    )
+
+
+def _objects(ctx: Context) -> str:
+    return f"{ctx.bucket_arn}/*"
+
+
+def pipeline_policy(ctx: Context) -> Document:
+    """CodePipeline: artifacts in the bucket, the connection, the build, the deployment."""
+    names = ctx.names
+    app = ctx.arn("codedeploy", f"application:{names.application}")
+    group = ctx.arn("codedeploy", f"deploymentgroup:{names.application}/{names.deployment_group}")
+    config = ctx.arn("codedeploy", f"deploymentconfig:{ctx.config.deploy.config}")
+    return document(
+        statement(
+            "Artifacts",
+            ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+            [_objects(ctx)],
+        ),
+        statement("ArtifactBucket", ["s3:GetBucketVersioning", "s3:ListBucket"], [ctx.bucket_arn]),
+        statement("Source", ["codestar-connections:UseConnection"], [ctx.fact("connection_arn")]),
+        statement(
+            "Build",
+            ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
+            [ctx.arn("codebuild", f"project/{names.project}")],
+        ),
+        statement(
+            "DeployGroup", ["codedeploy:CreateDeployment", "codedeploy:GetDeployment"], [group]
+        ),
+        statement(
+            "DeployApplication",
+            [
+                "codedeploy:GetApplication",
+                "codedeploy:GetApplicationRevision",
+                "codedeploy:RegisterApplicationRevision",
+            ],
+            [app],
+        ),
+        statement("DeployConfig", ["codedeploy:GetDeploymentConfig"], [config]),
+    )
+
+
+def build_policy(ctx: Context) -> Document:
+    """CodeBuild: its log group, the artifacts, its report groups."""
+    names = ctx.names
+    group = ctx.log_group_arn(names.build_log_group)
+    return document(
+        statement(
+            "Logs",
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            [group, f"{group}:*"],
+        ),
+        statement(
+            "Artifacts",
+            ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+            [_objects(ctx)],
+        ),
+        statement("ArtifactBucket", ["s3:GetBucketAcl", "s3:GetBucketLocation"], [ctx.bucket_arn]),
+        statement(
+            "Reports",
+            [
+                "codebuild:CreateReportGroup",
+                "codebuild:CreateReport",
+                "codebuild:UpdateReport",
+                "codebuild:BatchPutTestCases",
+                "codebuild:BatchPutCodeCoverages",
+            ],
+            [ctx.arn("codebuild", f"report-group/{names.project}-*")],
+        ),
+    )
+
+
+def deploy_policy(ctx: Context) -> Document:
+    """CodeDeploy: find the fleet by tag, read the attached alarms, notify the topic."""
+    alarms = [ctx.arn("cloudwatch", f"alarm:{ctx.stack}-*")]
+    return document(
+        # No resource type exists for these: "*" is the narrowest AWS accepts.
+        statement(
+            "FindFleet",
+            ["ec2:DescribeInstances", "ec2:DescribeInstanceStatus", "tag:GetResources"],
+            "*",
+        ),
+        statement("Alarms", ["cloudwatch:DescribeAlarms"], alarms),
+        statement("Notify", ["sns:Publish"], [ctx.topic_arn]),
+    )
+
+
+def instance_policy(ctx: Context) -> Document:
+    """EC2 instances: the bundle, their log groups, the agent's config, Session Manager."""
+    names = ctx.names
+    groups = [ctx.log_group_arn(g) for g in (names.app_log_group, names.deploy_log_group)]
+    parameter = ctx.arn("ssm", f"parameter/{names.agent_config_parameter}")
+    session_manager = [
+        a for a in WILDCARD_ACTIONS if a.startswith(("ssmmessages:", "ec2messages:"))
+    ]
+    return document(
+        statement("Bundle", ["s3:GetObject", "s3:GetObjectVersion"], [_objects(ctx)]),
+        statement(
+            "Logs",
+            ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            groups + [f"{g}:*" for g in groups],
+        ),
+        statement("AgentConfig", ["ssm:GetParameter"], [parameter]),
+        statement(
+            "SessionManagerRegistration",
+            ["ssm:UpdateInstanceInformation"],
+            [ctx.arn("ec2", "instance/*")],
+        ),
+        # Session Manager's channels have no resource type: "*" is the narrowest.
+        statement("SessionManagerChannels", session_manager, "*"),
+    )
+
+
+ROLE_POLICIES = {
+    "codepipeline": pipeline_policy,
+    "codebuild": build_policy,
+    "codedeploy": deploy_policy,
+    "ec2": instance_policy,
+}
+
+
+def bucket_policy(ctx: Context) -> Document:
+    """The artifact bucket denies every request that does not come over TLS."""
+    return document(
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [ctx.bucket_arn, _objects(ctx)],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    )
+
+
+def events_to_logs_policy(ctx: Context) -> Document:
+    """The log-group resource policy that lets EventBridge write the events log group."""
+    group = ctx.log_group_arn(ctx.names.events_log_group)
+    return document(
+        {
+            "Sid": f"{ctx.stack}-events".replace("-", ""),
+            "Effect": "Allow",
+            "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{group}:*",
+        }
+    )

@@ -1,0 +1,477 @@
+"""CodeDeploy really deploys: hooks on local hosts, configs, rollback, stop, telemetry.
+
+The bundle is built here as post_build builds it (appspec.yml, scripts/, app/ with a
+release.json) without running CodeBuild; the app has no runtime dependencies, so node
+alone runs it. Every test ends with its instances terminated: no app outlives it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from opslib import emulator
+from opslib.emulator.lifecycle import EmulatorInfo
+from tests.emulator.conftest import aws_cli, client
+from tests.emulator.deploy_helpers import (
+    APP,
+    GROUP,
+    app_bundle,
+    create_group,
+    deploy,
+    endpoints,
+    events_of,
+    health,
+    hook_bundle,
+    launch,
+    processes_mentioning,
+    terminate,
+    terminate_all,
+    upload,
+    wait_deployment,
+    wait_until,
+)
+
+pytestmark = pytest.mark.emulator
+
+EVENTS_GROUP = "/aws/events/opslib-test"
+APP_LOG_GROUP = "/opslib/sample-app"
+CW_AGENT_CONFIG = {
+    "logs": {
+        "logs_collected": {
+            "files": {
+                "collect_list": [
+                    {
+                        "file_path": "/var/log/sample-app/app.log",
+                        "log_group_name": APP_LOG_GROUP,
+                        "log_stream_name": "{instance_id}",
+                    }
+                ]
+            }
+        }
+    }
+}
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorInfo]:
+    """One emulator for the module (each test uses its own deployment group and tag).
+
+    Host logs are shipped every half second; the stack's EventBridge rule and the
+    CloudWatch agent's SSM parameter are in place, as after provisioning.
+    """
+    state_dir = tmp_path_factory.mktemp("codedeploy") / "state"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OPSLIB_LOGS_INTERVAL", "0.5")
+        env.setenv("OPSLIB_METRICS_INTERVAL", "60")
+        info = emulator.start(state_dir, port=0)
+    try:
+        _route_events(info)
+        client(info, "ssm").put_parameter(
+            Name="AmazonCloudWatch-linux", Type="String", Value=json.dumps(CW_AGENT_CONFIG)
+        )
+        yield info
+    finally:
+        try:
+            terminate_all(info)
+        finally:
+            emulator.stop(state_dir)
+
+
+@pytest.fixture
+def tmp_fleet(shared: EmulatorInfo) -> Iterator[list[str]]:
+    """Instances a test launches (append their ids); terminated at the test's end."""
+    ids: list[str] = []
+    yield ids
+    terminate(shared, ids)
+
+
+def _route_events(info: EmulatorInfo) -> None:
+    """The stack's EventBridge rule: aws.codedeploy events into a log group."""
+    client(info, "logs").create_log_group(logGroupName=EVENTS_GROUP)
+    events = client(info, "events")
+    events.put_rule(Name="codedeploy", EventPattern=json.dumps({"source": ["aws.codedeploy"]}))
+    arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{EVENTS_GROUP}"
+    events.put_targets(Rule="codedeploy", Targets=[{"Id": "log", "Arn": arn}])
+
+
+def _messages(info: EmulatorInfo, group: str, stream: str | None = None) -> list[str]:
+    logs = client(info, "logs")
+    kwargs = {"logStreamNames": [stream]} if stream else {}
+    try:
+        found = logs.filter_log_events(logGroupName=group, **kwargs)["events"]
+    except logs.exceptions.ResourceNotFoundException:
+        return []
+    return [e["message"] for e in found]
+
+
+@dataclass
+class Fleet:
+    info: EmulatorInfo
+    ids: list[str]
+    deployment: dict[str, Any]
+
+
+def _fleet(info: EmulatorInfo, tmp: Path, group: str) -> Fleet:
+    """Three instances of ``group`` with sample-app 1.0.0+test1 deployed (OneAtATime)."""
+    ids = launch(info, 3, group)
+    create_group(info, group)
+    revision = upload(info, f"{group}/v1.zip", app_bundle(tmp, "test1"))
+    return Fleet(info, ids, wait_deployment(info, deploy(info, revision, group)))
+
+
+@pytest.fixture(scope="module")
+def fleet(shared: EmulatorInfo, tmp_path_factory: pytest.TempPathFactory) -> Fleet:
+    """The module's deployed fleet, for tests that only read (nothing changes it)."""
+    return _fleet(shared, tmp_path_factory.mktemp("fleet"), GROUP)
+
+
+def test_first_deployment_serves_the_revision_on_every_host(fleet: Fleet) -> None:
+    assert fleet.deployment["status"] == "Succeeded", fleet.deployment
+    assert fleet.deployment["deploymentOverview"]["Succeeded"] == 3
+    for endpoint in endpoints(fleet.info, fleet.ids).values():
+        assert (health(endpoint) or {}).get("version") == "1.0.0+test1"
+
+
+def test_every_lifecycle_event_is_reported(fleet: Fleet) -> None:
+    deployment_id = fleet.deployment["deploymentId"]
+    codedeploy = client(fleet.info, "codedeploy")
+    listed = codedeploy.list_deployment_instances(deploymentId=deployment_id)["instancesList"]
+    assert sorted(listed) == sorted(fleet.ids)
+    for instance_id in fleet.ids:
+        events = events_of(fleet.info, deployment_id, instance_id)
+        assert list(events) == [
+            "ApplicationStop", "DownloadBundle", "BeforeInstall", "Install", "AfterInstall",
+            "ApplicationStart", "ValidateService",
+        ]  # fmt: skip
+        assert events.pop("ApplicationStop")["status"] == "Skipped"  # first deployment
+        assert {e["status"] for e in events.values()} == {"Succeeded"}
+        assert all(e["endTime"] >= e["startTime"] for e in events.values())
+
+
+def test_aws_cli_sees_the_real_status(fleet: Fleet) -> None:
+    deployment_id = fleet.deployment["deploymentId"]
+    found = aws_cli(fleet.info, "deploy", "get-deployment", "--deployment-id", deployment_id)
+    assert found["deploymentInfo"]["status"] == "Succeeded"
+    assert found["deploymentInfo"]["creator"] == "user"
+
+
+def test_state_change_events_reach_the_log_group(fleet: Fleet) -> None:
+    deployment_id = fleet.deployment["deploymentId"]
+
+    def states() -> set[tuple[str, str]]:
+        found = [json.loads(m) for m in _messages(fleet.info, EVENTS_GROUP)]
+        return {(e["detail-type"], e["detail"]["state"]) for e in found
+                if e["detail"]["deploymentId"] == deployment_id}  # fmt: skip
+
+    wanted = {
+        ("CodeDeploy Deployment State-change Notification", "START"),
+        ("CodeDeploy Deployment State-change Notification", "SUCCESS"),
+        ("CodeDeploy Instance State-change Notification", "START"),
+        ("CodeDeploy Instance State-change Notification", "SUCCESS"),
+    }
+    assert wait_until(lambda: wanted <= states(), what="codedeploy events")
+
+
+def test_deployment_logs_reach_cloudwatch(fleet: Fleet) -> None:
+    lines = _messages(fleet.info, "codedeploy-agent-deployments", fleet.ids[0])
+    deployment_id = fleet.deployment["deploymentId"]
+    assert any(f"[{deployment_id}]LifecycleEvent - ValidateService" in line for line in lines)
+    assert any("[stdout]" in line and "healthy on port" in line for line in lines)
+
+
+def test_app_logs_reach_the_group_of_the_cloudwatch_agent_config(fleet: Fleet) -> None:
+    def listening() -> list[str]:
+        lines = _messages(fleet.info, APP_LOG_GROUP, fleet.ids[1])
+        return [line for line in lines if '"msg":"listening"' in line]
+
+    assert wait_until(listening, what="the app's log lines in CloudWatch")
+
+
+def test_list_deployments_and_the_group_history(fleet: Fleet) -> None:
+    codedeploy = client(fleet.info, "codedeploy")
+    ids = codedeploy.list_deployments(
+        applicationName=APP, deploymentGroupName=GROUP, includeOnlyStatuses=["Succeeded"]
+    )["deployments"]
+    assert ids == [fleet.deployment["deploymentId"]]
+    group = codedeploy.get_deployment_group(applicationName=APP, deploymentGroupName=GROUP)
+    last = group["deploymentGroupInfo"]["lastSuccessfulDeployment"]
+    assert last["deploymentId"] == fleet.deployment["deploymentId"]
+
+
+def test_upgrade_then_a_failing_revision_rolls_back(shared: EmulatorInfo, tmp_path: Path) -> None:
+    info = shared
+    fleet = _fleet(info, tmp_path, "Upgrade-Fleet")
+    ids = fleet.ids
+    try:
+        second = _upgrade(info, ids, tmp_path)
+        failed = _failing_revision(info, ids, tmp_path)
+        rollback = wait_deployment(info, failed["rollbackInfo"]["rollbackDeploymentId"])
+        assert rollback["status"] == "Succeeded", rollback
+        assert rollback["creator"] == "codeDeployRollback"
+        assert rollback["rollbackInfo"]["rollbackTriggeringDeploymentId"] == failed["deploymentId"]
+        assert rollback["revision"] == second["revision"]
+        assert _versions(info, ids) == {"1.0.0+test2"}
+        _terminating_takes_the_app_down(info, ids[0])
+    finally:
+        terminate(info, ids)
+
+
+def _versions(info: EmulatorInfo, ids: list[str]) -> set[str | None]:
+    return {(health(e) or {}).get("version") for e in endpoints(info, ids).values()}
+
+
+def _upgrade(info: EmulatorInfo, ids: list[str], tmp: Path) -> dict[str, Any]:
+    """test2 replaces test1; ApplicationStop ran test1's stop script first."""
+    revision = upload(info, "Upgrade-Fleet/v2.zip", app_bundle(tmp, "test2"))
+    second = wait_deployment(info, deploy(info, revision, "Upgrade-Fleet"))
+    assert second["status"] == "Succeeded", second
+    assert (
+        events_of(info, second["deploymentId"], ids[0])["ApplicationStop"]["status"] == "Succeeded"
+    )
+    log = _messages(info, "codedeploy-agent-deployments", ids[0])
+    marker = f"[{second['deploymentId']}][stdout]"
+    assert any(marker in line and "stopped sample-app" in line for line in log)
+    assert _versions(info, ids) == {"1.0.0+test2"}
+    return second
+
+
+def _failing_revision(info: EmulatorInfo, ids: list[str], tmp: Path) -> dict[str, Any]:
+    """test3 fails ValidateService on the second host: third Skipped, deployment Failed."""
+    bad = app_bundle(tmp, "test3", fail_validate_on=ids[1])
+    revision = upload(info, "Upgrade-Fleet/v3.zip", bad)
+    failed = wait_deployment(info, deploy(info, revision, "Upgrade-Fleet"))
+    assert failed["status"] == "Failed"
+    assert failed["errorInformation"]["code"] == "HEALTH_CONSTRAINTS"
+    validate = events_of(info, failed["deploymentId"], ids[1])["ValidateService"]
+    assert validate["status"] == "Failed"
+    assert validate["diagnostics"]["errorCode"] == "ScriptFailed"
+    assert validate["diagnostics"]["scriptName"] == "scripts/validate_wrapper.sh"
+    assert "forced failure" in validate["diagnostics"]["logTail"]
+    assert events_of(info, failed["deploymentId"], ids[2])["DownloadBundle"]["status"] == "Skipped"
+    assert failed["deploymentOverview"]["Skipped"] == 1
+    return failed
+
+
+def _terminating_takes_the_app_down(info: EmulatorInfo, instance_id: str) -> None:
+    endpoint = endpoints(info, [instance_id])[instance_id]
+    assert health(endpoint) is not None
+    terminate(info, [instance_id])
+    assert wait_until(lambda: health(endpoint) is None, what="the app to go down")
+
+
+# -- stop, limits, timeouts, alarms -----------------------------------------------------------
+SLOW = "echo waiting; exec sleep 3141"
+
+
+def _slow_deployment(
+    info: EmulatorInfo, tmp: Path, group: str, ids: list[str], **extra: Any
+) -> tuple[str, str]:
+    """A one-instance deployment whose BeforeInstall hook sleeps; (deployment, instance)."""
+    ids += launch(info, 1, group)
+    create_group(info, group, **extra)
+    revision = upload(info, f"{group}/slow.zip", hook_bundle(tmp, "slow", {"BeforeInstall": SLOW}))
+    deployment_id = deploy(info, revision, group)
+    wait_until(
+        lambda: events_of(info, deployment_id, ids[-1])["BeforeInstall"]["status"] == "InProgress",
+        what="BeforeInstall to run",
+    )
+    wait_until(lambda: processes_mentioning("sleep 3141"), what="the hook's process")
+    return deployment_id, ids[-1]
+
+
+def test_stop_deployment_ends_the_running_hook(
+    shared: EmulatorInfo, tmp_path: Path, tmp_fleet: list[str]
+) -> None:
+    deployment_id, instance_id = _slow_deployment(shared, tmp_path, "Stop-Group", tmp_fleet)
+    codedeploy = client(shared, "codedeploy")
+    assert codedeploy.stop_deployment(deploymentId=deployment_id)["status"] == "Pending"
+    stopped = wait_deployment(shared, deployment_id, timeout=30)
+    assert stopped["status"] == "Stopped"
+    assert stopped["errorInformation"]["code"] == "MANUAL_STOP"
+    assert not processes_mentioning("sleep 3141")
+    assert events_of(shared, deployment_id, instance_id)["Install"]["status"] == "Skipped"
+    with pytest.raises(ClientError) as refused:
+        codedeploy.stop_deployment(deploymentId=deployment_id)
+    assert refused.value.response["Error"]["Code"] == "DeploymentAlreadyCompletedException"
+
+
+def test_one_active_deployment_per_group(
+    shared: EmulatorInfo, tmp_path: Path, tmp_fleet: list[str]
+) -> None:
+    deployment_id, _ = _slow_deployment(shared, tmp_path, "Limit-Group", tmp_fleet)
+    revision = upload(shared, "Limit-Group/other.zip", hook_bundle(tmp_path, "other", {}))
+    with pytest.raises(ClientError) as refused:
+        deploy(shared, revision, "Limit-Group")
+    error = refused.value.response["Error"]
+    assert error["Code"] == "DeploymentLimitExceededException"
+    assert deployment_id in error["Message"]
+    client(shared, "codedeploy").stop_deployment(deploymentId=deployment_id)
+    assert wait_deployment(shared, deployment_id, timeout=30)["status"] == "Stopped"
+
+
+def test_a_hook_past_its_timeout_fails_script_timed_out(
+    shared: EmulatorInfo, tmp_path: Path, tmp_fleet: list[str]
+) -> None:
+    tmp_fleet += launch(shared, 1, "Timeout-Group")
+    create_group(shared, "Timeout-Group")
+    bundle = hook_bundle(tmp_path, "hang", {"AfterInstall": "exec sleep 2718"}, timeout=1)
+    deployment_id = deploy(shared, upload(shared, "hang.zip", bundle), "Timeout-Group")
+    failed = wait_deployment(shared, deployment_id, timeout=30)
+    assert failed["status"] == "Failed"
+    event = events_of(shared, deployment_id, tmp_fleet[0])["AfterInstall"]
+    assert event["diagnostics"]["errorCode"] == "ScriptTimedOut"
+    assert "failed to complete in 1 seconds" in event["diagnostics"]["message"]
+    assert not processes_mentioning("sleep 2718")
+    assert "no earlier successful" in failed["rollbackInfo"]["rollbackMessage"]
+
+
+def test_an_alarm_in_alarm_stops_the_deployment(
+    shared: EmulatorInfo, tmp_path: Path, tmp_fleet: list[str]
+) -> None:
+    cloudwatch = client(shared, "cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName="app-errors", MetricName="Errors", Namespace="App", Statistic="Sum",
+        Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
+    )  # fmt: skip
+    alarms = {"enabled": True, "alarms": [{"name": "app-errors"}]}
+    deployment_id, _ = _slow_deployment(
+        shared, tmp_path, "Alarm-Group", tmp_fleet, alarmConfiguration=alarms
+    )
+    cloudwatch.set_alarm_state(AlarmName="app-errors", StateValue="ALARM", StateReason="test")
+    stopped = wait_deployment(shared, deployment_id, timeout=30)
+    assert stopped["status"] == "Stopped"
+    assert stopped["errorInformation"]["code"] == "ALARM_ACTIVE"
+    assert "app-errors" in stopped["errorInformation"]["message"]
+    assert not processes_mentioning("sleep 3141")
+
+
+# -- deployment configs ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("config", "status", "overview"),
+    [
+        ("CodeDeployDefault.AllAtOnce", "Succeeded", {"Succeeded": 2, "Failed": 1, "Skipped": 0}),
+        ("CodeDeployDefault.HalfAtATime", "Failed", {"Succeeded": 1, "Failed": 1, "Skipped": 1}),
+        ("OneHealthy", "Succeeded", {"Succeeded": 2, "Failed": 1, "Skipped": 0}),
+    ],
+)
+def test_deployment_configs_decide_the_outcome(
+    shared: EmulatorInfo,
+    tmp_path: Path,
+    tmp_fleet: list[str],
+    config: str,
+    status: str,
+    overview: dict[str, int],
+) -> None:
+    codedeploy = client(shared, "codedeploy")
+    if "OneHealthy" not in codedeploy.list_deployment_configs()["deploymentConfigsList"]:
+        codedeploy.create_deployment_config(
+            deploymentConfigName="OneHealthy",
+            minimumHealthyHosts={"type": "HOST_COUNT", "value": 1},
+        )
+    group = f"Config-{config.rsplit('.', 1)[-1]}"
+    tmp_fleet += launch(shared, 3, group)
+    create_group(shared, group, config=config)
+    fail_second = f'[[ "$OPSLIB_HOST_ID" != "{tmp_fleet[1]}" ]]'
+    hooks = {"BeforeInstall": fail_second}
+    revision = upload(shared, f"{group}/c.zip", hook_bundle(tmp_path, "c", hooks))
+    done = wait_deployment(shared, deploy(shared, revision, group))
+    assert done["status"] == status
+    assert {k: done["deploymentOverview"][k] for k in overview} == overview
+
+
+@pytest.mark.parametrize(
+    ("instances", "config", "code"),
+    [
+        (0, "CodeDeployDefault.OneAtATime", "NO_INSTANCES"),
+        (1, "CodeDeployDefault.HalfAtATime", "HEALTH_CONSTRAINTS_INVALID"),  # 1 healthy of 1
+    ],
+)
+def test_deployments_that_cannot_start_fail_at_once(
+    shared: EmulatorInfo,
+    tmp_path: Path,
+    tmp_fleet: list[str],
+    instances: int,
+    config: str,
+    code: str,
+) -> None:
+    group = f"Cannot-{code}"
+    tmp_fleet += launch(shared, instances, group) if instances else []
+    create_group(shared, group, config=config)
+    revision = upload(shared, f"{group}/n.zip", hook_bundle(tmp_path, "n", {}))
+    failed = wait_deployment(shared, deploy(shared, revision, group), timeout=30)
+    assert failed["status"] == "Failed"
+    assert failed["errorInformation"]["code"] == code
+
+
+def test_deployment_config_api(shared: EmulatorInfo) -> None:
+    codedeploy = client(shared, "codedeploy")
+    names = codedeploy.list_deployment_configs()["deploymentConfigsList"]
+    assert {"CodeDeployDefault.OneAtATime", "CodeDeployDefault.HalfAtATime",
+            "CodeDeployDefault.AllAtOnce"} <= set(names)  # fmt: skip
+    half = codedeploy.get_deployment_config(deploymentConfigName="CodeDeployDefault.HalfAtATime")
+    healthy = half["deploymentConfigInfo"]["minimumHealthyHosts"]
+    assert healthy == {"type": "FLEET_PERCENT", "value": 50}
+    codedeploy.create_deployment_config(
+        deploymentConfigName="ThreeQuarters",
+        minimumHealthyHosts={"type": "FLEET_PERCENT", "value": 75},
+    )
+    got = codedeploy.get_deployment_config(deploymentConfigName="ThreeQuarters")
+    assert got["deploymentConfigInfo"]["minimumHealthyHosts"]["value"] == 75
+    codedeploy.delete_deployment_config(deploymentConfigName="ThreeQuarters")
+    assert "ThreeQuarters" not in codedeploy.list_deployment_configs()["deploymentConfigsList"]
+
+
+@pytest.mark.parametrize(
+    ("operation", "kwargs", "code"),
+    [
+        ("create_deployment_config",
+         {"deploymentConfigName": "CodeDeployDefault.AllAtOnce",
+          "minimumHealthyHosts": {"type": "HOST_COUNT", "value": 1}},
+         "DeploymentConfigAlreadyExistsException"),
+        ("create_deployment_config",
+         {"deploymentConfigName": "Bad",
+          "minimumHealthyHosts": {"type": "HOST_COUNT", "value": -1}},
+         "InvalidMinimumHealthyHostValueException"),
+        ("delete_deployment_config", {"deploymentConfigName": "CodeDeployDefault.AllAtOnce"},
+         "InvalidOperationException"),
+        ("get_deployment_config", {"deploymentConfigName": "Nope"},
+         "DeploymentConfigDoesNotExistException"),
+        ("get_deployment", {"deploymentId": "d-NOTHERE00"}, "DeploymentDoesNotExistException"),
+        ("stop_deployment", {"deploymentId": "d-NOTHERE00"}, "DeploymentDoesNotExistException"),
+        ("create_deployment",
+         {"applicationName": "nope", "deploymentGroupName": "g",
+          "revision": {"revisionType": "S3", "s3Location": {"bucket": "b", "key": "k"}}},
+         "ApplicationDoesNotExistException"),
+    ],
+)  # fmt: skip
+def test_errors_carry_the_aws_error_code(
+    shared: EmulatorInfo, operation: str, kwargs: dict[str, Any], code: str
+) -> None:
+    with pytest.raises(ClientError) as refused:
+        getattr(client(shared, "codedeploy"), operation)(**kwargs)
+    assert refused.value.response["Error"]["Code"] == code
+
+
+def test_an_interrupted_deployment_fails_after_a_restart(
+    start_emulator: Callable[..., EmulatorInfo], tmp_path: Path
+) -> None:
+    first = start_emulator()
+    deployment_id, _ = _slow_deployment(first, tmp_path, "Crash-Group", [])
+    os.kill(first.pid, signal.SIGKILL)
+    second = start_emulator()
+    try:
+        assert not processes_mentioning("sleep 3141")
+        found = client(second, "codedeploy").get_deployment(deploymentId=deployment_id)
+        assert found["deploymentInfo"]["status"] == "Failed"
+        assert found["deploymentInfo"]["errorInformation"]["code"] == "INTERNAL_ERROR"
+    finally:
+        terminate_all(second)

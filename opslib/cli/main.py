@@ -87,6 +87,7 @@ def lint(path: Path) -> None:
 
 from opslib.cli.emulator import emulator_group  # noqa: E402
 from opslib.cli.run import run as run_command  # noqa: E402
+from opslib.cli.runbook import runbook_group  # noqa: E402
 
 cli.add_command(emulator_group)
 
@@ -95,6 +96,7 @@ from opslib.cli.stack import STACK_COMMANDS  # noqa: E402
 for _command in STACK_COMMANDS:  # plan, up, down, status
     cli.add_command(_command)
 cli.add_command(run_command)
+cli.add_command(runbook_group)
 
 
 def main() -> None:

@@ -33,9 +33,14 @@ def _git(repo: Path, *args: str) -> bytes:
 
 def branch_head(repo: Path, branch: str) -> Commit:
     """The commit at the head of ``branch`` (a clear error when repo or branch is missing)."""
+    return commit_of(repo, f"refs/heads/{branch}")
+
+
+def commit_of(repo: Path, revision: str) -> Commit:
+    """The commit a revision names (SHA, prefix, tag or ref) in the local repository."""
     if not (repo / ".git").exists() and not repo.joinpath("HEAD").exists():
         raise ExecutionError(f"{repo} is not a git repository (the connection's local repository)")
-    sha = _git(repo, "rev-parse", "--verify", f"refs/heads/{branch}^{{commit}}").decode().strip()
+    sha = _git(repo, "rev-parse", "--verify", f"{revision}^{{commit}}").decode().strip()
     fields = _git(repo, "log", "-1", "--format=%aI%x00%cI%x00%B", sha).decode().split("\0", 2)
     return Commit(sha=sha, author_date=fields[0], commit_date=fields[1], message=fields[2].strip())
 

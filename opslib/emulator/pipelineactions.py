@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from opslib.emulator.gitsource import archive, branch_head
+from opslib.emulator.gitsource import archive, branch_head, commit_of
 from opslib.emulator.runtime import Runtime
 from opslib.exceptions import ExecutionError
 
@@ -59,6 +59,8 @@ class ActionContext(Protocol):
 
     def report_external(self, external_id: str, url: str = "") -> None: ...
 
+    def source_override(self, action_name: str) -> str | None: ...
+
 
 Runner = Callable[[ActionContext, dict[str, Any], dict[str, dict[str, str]]], ActionResult]
 
@@ -84,7 +86,9 @@ def source_connection(ctx: ActionContext, action: dict[str, Any], _: Any) -> Act
             error=f"connection {config.get('ConnectionArn')} names no local repository "
             "(tag opslib:local-repository)",
         )
-    commit = branch_head(Path(repo), config.get("BranchName", "main"))
+    override = ctx.source_override(action["name"])
+    branch = config.get("BranchName", "main")
+    commit = commit_of(Path(repo), override) if override else branch_head(Path(repo), branch)
     data = archive(Path(repo), commit.sha)
     outputs = {a["name"]: _put_artifact(ctx, a["name"], data) for a in action["outputArtifacts"]}
     for location in outputs.values():

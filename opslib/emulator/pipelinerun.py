@@ -81,6 +81,11 @@ class ExecutionRun:
                 return "Abandoned", ""
         return result[0], result[1]
 
+    def source_override(self, action_name: str) -> str | None:
+        """The revision StartPipelineExecution's sourceRevisions gave this source action."""
+        overrides: dict[str, str] = self.doc.get("_sourceOverrides", {})
+        return overrides.get(action_name)
+
     def report_external(self, external_id: str, url: str = "") -> None:
         """The job an action started (a build, a deployment), visible while it runs."""
         record = self.current_action

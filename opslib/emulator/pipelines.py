@@ -141,6 +141,7 @@ class PipelineService:
         region: str,
         trigger: dict[str, str],
         variables: list[Any] | None = None,
+        source_overrides: dict[str, str] | None = None,
     ) -> str:
         execution_id = str(uuid.uuid4())
         doc = {
@@ -159,6 +160,7 @@ class PipelineService:
             "lastUpdateTime": now(),
             "_stages": {},
             "_sourceRevisions": [],
+            "_sourceOverrides": source_overrides or {},
             "_region": region,
         }
         run = ExecutionRun(self, pipeline, doc, region)
@@ -179,7 +181,10 @@ class PipelineService:
             "triggerType": "StartPipelineExecution",
             "triggerDetail": f"arn:aws:sts::{request.account_id}:assumed-role/opslib",
         }
-        execution_id = self.start(pipeline, request.region, trigger, params.get("variables"))
+        overrides = _source_overrides(pipeline, params.get("sourceRevisions") or [])
+        execution_id = self.start(
+            pipeline, request.region, trigger, params.get("variables"), overrides
+        )
         return ApiResponse.json({"pipelineExecutionId": execution_id})
 
     def on_create_pipeline(self, request: ApiRequest, _body: bytes) -> None:
@@ -411,6 +416,28 @@ class PipelineService:
             run.stop_requested.set()
         for run in runs:
             run.thread.join(timeout)
+
+
+def _source_overrides(pipeline: dict[str, Any], revisions: list[dict[str, str]]) -> dict[str, str]:
+    """sourceRevisions of StartPipelineExecution, checked against the pipeline's actions."""
+    sources = {
+        a["name"] for stage in pipeline["stages"] for a in stage["actions"]
+        if a["actionTypeId"]["category"] == "Source"
+    }  # fmt: skip
+    overrides = {}
+    for revision in revisions:
+        if revision.get("actionName") not in sources:
+            raise ApiException(
+                "ValidationException",
+                f"sourceRevisions: {revision.get('actionName')!r} is not a source action",
+            )
+        if revision.get("revisionType") != "COMMIT_ID":
+            raise ApiException(
+                "ValidationException",
+                "sourceRevisions: the emulator's git sources take revisionType COMMIT_ID",
+            )
+        overrides[revision["actionName"]] = revision["revisionValue"]
+    return overrides
 
 
 def _public(doc: dict[str, Any], keep: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -206,3 +206,23 @@ def test_opslib_run_explains_a_failure(running: EmulatorInfo, tmp_path: Path) ->
     assert last.startswith("Error: quickstack-pipeline execution ")
     assert "Failed at Build/Build: Build terminated with state: FAILED" in last
     assert "Traceback" not in result.stderr
+
+
+def test_source_revisions_override_releases_an_older_commit(
+    running: EmulatorInfo, tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    first = make_repo(repo, {"buildspec.yml": QUICK_BUILDSPEC, "hello.txt": "one\n"})
+    commit(repo, {"hello.txt": "two\n"}, "second commit")
+    create_pipeline(running, "pinned", repo)
+    wait_for_execution(running, "pinned")
+    codepipeline = client(running, "codepipeline")
+    revision = {"actionName": "Source", "revisionType": "COMMIT_ID", "revisionValue": first[:10]}
+    codepipeline.start_pipeline_execution(name="pinned", sourceRevisions=[revision])
+    execution = wait_for_execution(running, "pinned", count=2)
+    assert execution["status"] == "Succeeded"
+    assert execution["sourceRevisions"][0]["revisionId"] == first
+    with pytest.raises(codepipeline.exceptions.ValidationException):
+        codepipeline.start_pipeline_execution(
+            name="pinned", sourceRevisions=[{**revision, "actionName": "Build"}]
+        )

@@ -33,6 +33,12 @@ def _session(info: EmulatorInfo) -> Session:
     return Session(Target(TargetKind.LOCAL, "us-east-1", endpoint_url=info.endpoint))
 
 
+@pytest.fixture(autouse=True)
+def _no_pipeline_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests check resources; the run CreatePipeline starts would only burn CPU."""
+    monkeypatch.setenv("OPSLIB_PIPELINE_START_ON_CREATE", "0")
+
+
 @pytest.fixture
 def session(running: EmulatorInfo) -> Session:
     return _session(running)

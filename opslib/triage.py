@@ -36,8 +36,6 @@ from opslib.target import Session, aws_errors
 if TYPE_CHECKING:
     import pandas
 
-# The emulator's deploy agent also writes the agent log straight to this group.
-AGENT_LOG_GROUP = "codedeploy-agent-deployments"
 FAILURE_WORDS = re.compile(
     r"error|fail|✕|exception|timed out|denied|not found|exit (status|code) [1-9]|ERR!", re.I
 )
@@ -319,13 +317,12 @@ def _deployment_excerpts(
                     tuple(lines[-limit:]),
                 )
             )
-    names = Names(config.stack, "", config.region)
-    for group in (names.deploy_log_group, AGENT_LOG_GROUP):
-        lines = _log_lines(session, group, failure.started, contains=failure.external_id)
-        if lines:
-            picked = tuple(matching_lines(lines, limit))
-            excerpts.append(LogExcerpt(failure.failure_id, "agent log", group, picked))
-            break
+    # The agent's deployment log, shipped by the CloudWatch agent (both targets alike).
+    group = Names(config.stack, "", config.region).deploy_log_group
+    lines = _log_lines(session, group, failure.started, contains=failure.external_id)
+    if lines:
+        picked = tuple(matching_lines(lines, limit))
+        excerpts.append(LogExcerpt(failure.failure_id, "agent log", group, picked))
     return excerpts
 
 

@@ -9,12 +9,17 @@ agent's ``/opt/codedeploy-agent/deployment-root``::
                                                                 /deployment-archive/
                                                                 /logs/scripts.log
     <state>/hosts/<id>/deployment-root/deployment-instructions/<group id>-cleanup
-    <state>/hosts/<id>/deployment-root/deployment-logs/codedeploy-agent-deployments.log
 
 ApplicationStop runs the scripts of the last revision that *succeeded on this instance*
 (kept in a record per instance and group; skipped when there is none). After a failed
-event the remaining events are Skipped. Every line the agent logs also goes to CloudWatch
-Logs, group ``codedeploy-agent-deployments``, stream = the instance id.
+event the remaining events are Skipped.
+
+Every line the agent logs is appended, in the real agent's format
+(``[YYYY-MM-DD HH:MM:SS.mmm] [<deployment id>]<message>``), to the deployment's
+``logs/scripts.log`` and to the agent's deployment log at its real path on the host,
+:data:`DEPLOYMENT_LOG` under the host root. The agent itself never calls CloudWatch Logs:
+as on EC2, that file reaches CloudWatch only through the CloudWatch agent's config in SSM
+(hostlogs.py ships it to the group and stream the config names; no config, no shipping).
 """
 
 from __future__ import annotations
@@ -34,7 +39,6 @@ from typing import Any
 import yaml
 
 from opslib.emulator.artifacts import extract_zip
-from opslib.emulator.buildlogs import BuildLog
 from opslib.emulator.deployinstall import HostPaths, Installer, remove_previous
 from opslib.emulator.deploymodel import (
     IN_PLACE_EVENTS,
@@ -52,7 +56,10 @@ from opslib.specs import Appspec, FileExistsBehavior, LifecycleEvent, load_appsp
 
 logger = logging.getLogger(__name__)
 
-LOG_GROUP = "codedeploy-agent-deployments"
+# The agent's deployment log on the instance (the CloudWatch agent config names this path).
+DEPLOYMENT_LOG = (
+    "/opt/codedeploy-agent/deployment-root/deployment-logs/codedeploy-agent-deployments.log"
+)
 KEEP_REVISIONS = 5  # the agent's max_revisions: deployment dirs kept per group
 Reporter = Callable[[str, LifecycleEvent, EventStatus, Diagnostics | None], None]
 
@@ -68,6 +75,11 @@ class DeployTarget:
     @property
     def deployment_root(self) -> Path:
         return self.root.parent / "deployment-root"
+
+    @property
+    def deployment_log(self) -> Path:
+        """The agent's deployment log, at its real path under the host root."""
+        return self.root / DEPLOYMENT_LOG.lstrip("/")
 
 
 @dataclass(frozen=True)
@@ -104,21 +116,17 @@ class HostAgent:
         self.dir = target.deployment_root / ctx.group_id / ctx.deployment_id
         self.archive = self.dir / "deployment-archive"
         self.appspec: Appspec | None = None
-        self.cloudwatch = BuildLog(runtime, ctx.region, LOG_GROUP, target.instance_id)
 
     # -- the run ------------------------------------------------------------------------
     def run(self) -> bool:
         failed = False
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            for event in IN_PLACE_EVENTS:
-                if failed or self.stop.is_set():
-                    self.report(self.target.instance_id, event, EventStatus.SKIPPED, None)
-                    continue
-                failed = not self._event(event)
-            self._remember(succeeded=not failed and not self.stop.is_set())
-        finally:
-            self.cloudwatch.close()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for event in IN_PLACE_EVENTS:
+            if failed or self.stop.is_set():
+                self.report(self.target.instance_id, event, EventStatus.SKIPPED, None)
+                continue
+            failed = not self._event(event)
+        self._remember(succeeded=not failed and not self.stop.is_set())
         return not failed and not self.stop.is_set()
 
     def _event(self, event: LifecycleEvent) -> bool:
@@ -289,28 +297,42 @@ class HostAgent:
             shutil.rmtree(old, ignore_errors=True)
 
     def log(self, line: str) -> None:
-        """One line of the agent's deployment log: file, scripts.log and CloudWatch."""
-        at = datetime.now(UTC)
-        stamp = f"{at:%Y-%m-%d %H:%M:%S}.{at.microsecond // 1000:03d}"
-        text = f"[{stamp}] [{self.ctx.deployment_id}]{line}"
-        for path in (
-            self.target.deployment_root / "deployment-logs" / "codedeploy-agent-deployments.log",
-            self.dir / "logs" / "scripts.log",
-        ):
-            _append(path, text)
-        self.cloudwatch.write([(at, text)])
+        """One line of the agent's deployment log: the host's file and scripts.log."""
+        text = deployment_log_line(self.ctx.deployment_id, line)
+        _append(self.target.deployment_log, text, under=self.target.root)
+        _append(self.dir / "logs" / "scripts.log", text, under=self.dir)
+
+
+def deployment_log_line(deployment_id: str, message: str, at: datetime | None = None) -> str:
+    """A line as the agent's DeploymentLog writes it: ``[time] [d-XXXX]message``.
+
+    The agent strips each message (a script's ``[stdout]`` line loses its newline and
+    trailing blanks); times are UTC, the clock of an Amazon Linux instance. A message of
+    several lines (an exception's text) gets the prefix on each, so every line shipped to
+    CloudWatch still names its deployment.
+    """
+    at = at or datetime.now(UTC)
+    prefix = f"[{at:%Y-%m-%d %H:%M:%S}.{at.microsecond // 1000:03d}] [{deployment_id}]"
+    return "\n".join(prefix + part.rstrip() for part in message.rstrip().split("\n"))
 
 
 def _failed(message: str) -> tuple[EventStatus, Diagnostics]:
     return EventStatus.FAILED, Diagnostics(ScriptError.UNKNOWN_ERROR, message)
 
 
-def _append(path: Path, text: str) -> None:
+def _append(path: Path, text: str, under: Path) -> None:
+    """Append a line to ``path``, unless ``under`` is gone.
+
+    A host terminated under a running agent loses its unshipped lines, as an EC2
+    instance does; its root is not made again.
+    """
+    if not under.is_dir():
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(text + "\n")
-    except OSError:  # the host was terminated under us: the lines still reach CloudWatch
+    except OSError:
         pass
 
 

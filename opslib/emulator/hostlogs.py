@@ -6,7 +6,14 @@ serves a real fleet and the emulator alike. Its ``logs.logs_collected.files.coll
 entries are honoured: ``file_path`` (glob allowed, resolved under each host's root),
 ``log_group_name`` (default: the file path), ``log_stream_name`` (default
 ``{instance_id}``; ``{instance_id}``, ``{hostname}``, ``{local_hostname}`` and
-``{ip_address}`` are replaced) and ``retention_in_days``.
+``{ip_address}`` are replaced) and ``retention_in_days``. Without the parameter nothing
+is shipped, as on an instance whose CloudWatch agent has no config.
+
+Files written by the emulator itself are no exception: the deploy agent's
+``/opt/codedeploy-agent/deployment-root/deployment-logs/codedeploy-agent-deployments.log``
+(deployagent.py) reaches CloudWatch only if a ``collect_list`` entry names it, in the group
+and stream that entry says (the stack's config: ``/<stack>/codedeploy-agent-deployments``,
+stream ``{instance_id}``).
 
 Every ``OPSLIB_LOGS_INTERVAL`` seconds (default 5) new complete lines of every matching
 file of every running host are shipped; a new file is read from its beginning, a file

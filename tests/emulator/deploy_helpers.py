@@ -13,7 +13,9 @@ from typing import Any
 
 from opslib.emulator.artifacts import write_zip
 from opslib.emulator.lifecycle import EmulatorInfo
-from tests.emulator.conftest import REPO, client
+from opslib.stack.context import Names
+from opslib.stack.hostconfig import agent_config
+from tests.emulator.conftest import REGION, REPO, client
 
 BUCKET = "opslib-test-bundles"
 APP = "sample-app"
@@ -21,6 +23,7 @@ GROUP = "Production-Fleet"
 TAG_KEY = "DeploymentGroup"
 ROLE = "arn:aws:iam::123456789012:role/opslib-test-codedeploy"
 TERMINAL = {"Succeeded", "Failed", "Stopped"}
+STACK = "opslib-test"  # the stack whose CloudWatch agent config the tests put in SSM
 
 # ValidateService that fails on one host (named by OPSLIB_FAIL_ON), else the real script.
 FAILING_VALIDATE = """#!/bin/bash
@@ -74,6 +77,46 @@ def hook_bundle(tmp: Path, name: str, hooks: dict[str, str], timeout: int = 60) 
         lines += [f"  {event}:", f"    - location: scripts/{event}.sh", f"      timeout: {timeout}"]
     (root / "appspec.yml").write_text("\n".join(lines) + "\n")
     return _zip_dir(root, tmp / f"{name}.zip")
+
+
+def stack_names(stack: str = STACK) -> Names:
+    return Names(stack, "123456789012", REGION)
+
+
+def put_agent_config(info: EmulatorInfo, stack: str = STACK) -> Names:
+    """The CloudWatch agent config a stack writes to SSM (``AmazonCloudWatch-linux``).
+
+    As on EC2, host log files (the app's log, the deploy agent's deployment log) reach
+    CloudWatch only through this config: without it nothing is shipped. Returns the
+    stack's names: ``app_log_group`` and ``deploy_log_group`` are where the lines go,
+    stream = the instance id.
+    """
+    names = stack_names(stack)
+    client(info, "ssm").put_parameter(
+        Name=names.agent_config_parameter,
+        Type="String",
+        Value=json.dumps(agent_config(names, retention_days=7)),
+        Overwrite=True,
+    )
+    return names
+
+
+def log_messages(info: EmulatorInfo, group: str, stream: str | None = None) -> list[str]:
+    """The messages of a log group (one stream if given); none when it does not exist."""
+    logs = client(info, "logs")
+    kwargs = {"logStreamNames": [stream]} if stream else {}
+    pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group, **kwargs)
+    try:
+        return [e["message"] for page in pages for e in page["events"]]
+    except logs.exceptions.ResourceNotFoundException:
+        return []
+
+
+def host_root(info: EmulatorInfo, instance_id: str) -> Path:
+    """The local root directory of an instance's host (its ``opslib:host-root`` tag)."""
+    reservations = client(info, "ec2").describe_instances(InstanceIds=[instance_id])
+    tags = reservations["Reservations"][0]["Instances"][0]["Tags"]
+    return Path({t["Key"]: t["Value"] for t in tags}["opslib:host-root"])
 
 
 def upload(info: EmulatorInfo, key: str, data: bytes) -> dict[str, Any]:

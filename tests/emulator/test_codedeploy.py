@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from opslib import emulator
+from opslib.emulator.deployagent import DEPLOYMENT_LOG
 from opslib.emulator.lifecycle import EmulatorInfo
 from tests.emulator.conftest import aws_cli, client
 from tests.emulator.deploy_helpers import (
@@ -31,8 +34,12 @@ from tests.emulator.deploy_helpers import (
     events_of,
     health,
     hook_bundle,
+    host_root,
     launch,
+    log_messages,
     processes_mentioning,
+    put_agent_config,
+    stack_names,
     terminate,
     terminate_all,
     upload,
@@ -43,22 +50,8 @@ from tests.emulator.deploy_helpers import (
 pytestmark = pytest.mark.emulator
 
 EVENTS_GROUP = "/aws/events/opslib-test"
-APP_LOG_GROUP = "/opslib/sample-app"
-CW_AGENT_CONFIG = {
-    "logs": {
-        "logs_collected": {
-            "files": {
-                "collect_list": [
-                    {
-                        "file_path": "/var/log/sample-app/app.log",
-                        "log_group_name": APP_LOG_GROUP,
-                        "log_stream_name": "{instance_id}",
-                    }
-                ]
-            }
-        }
-    }
-}
+BARE_AGENT_GROUP = "codedeploy-agent-deployments"  # the agent never writes CloudWatch itself
+NAMES = stack_names()  # the stack whose agent config ``shared`` puts in SSM: its log groups
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +59,8 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorInfo]:
     """One emulator for the module (each test uses its own deployment group and tag).
 
     Host logs are shipped every half second; the stack's EventBridge rule and the
-    CloudWatch agent's SSM parameter are in place, as after provisioning.
+    CloudWatch agent's SSM parameter (the stack's own config) are in place, as after
+    provisioning.
     """
     state_dir = tmp_path_factory.mktemp("codedeploy") / "state"
     with pytest.MonkeyPatch.context() as env:
@@ -75,9 +69,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorInfo]:
         info = emulator.start(state_dir, port=0)
     try:
         _route_events(info)
-        client(info, "ssm").put_parameter(
-            Name="AmazonCloudWatch-linux", Type="String", Value=json.dumps(CW_AGENT_CONFIG)
-        )
+        put_agent_config(info)
         yield info
     finally:
         try:
@@ -101,16 +93,6 @@ def _route_events(info: EmulatorInfo) -> None:
     events.put_rule(Name="codedeploy", EventPattern=json.dumps({"source": ["aws.codedeploy"]}))
     arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{EVENTS_GROUP}"
     events.put_targets(Rule="codedeploy", Targets=[{"Id": "log", "Arn": arn}])
-
-
-def _messages(info: EmulatorInfo, group: str, stream: str | None = None) -> list[str]:
-    logs = client(info, "logs")
-    kwargs = {"logStreamNames": [stream]} if stream else {}
-    try:
-        found = logs.filter_log_events(logGroupName=group, **kwargs)["events"]
-    except logs.exceptions.ResourceNotFoundException:
-        return []
-    return [e["message"] for e in found]
 
 
 @dataclass
@@ -168,7 +150,7 @@ def test_state_change_events_reach_the_log_group(fleet: Fleet) -> None:
     deployment_id = fleet.deployment["deploymentId"]
 
     def states() -> set[tuple[str, str]]:
-        found = [json.loads(m) for m in _messages(fleet.info, EVENTS_GROUP)]
+        found = [json.loads(m) for m in log_messages(fleet.info, EVENTS_GROUP)]
         return {(e["detail-type"], e["detail"]["state"]) for e in found
                 if e["detail"]["deploymentId"] == deployment_id}  # fmt: skip
 
@@ -181,16 +163,38 @@ def test_state_change_events_reach_the_log_group(fleet: Fleet) -> None:
     assert wait_until(lambda: wanted <= states(), what="codedeploy events")
 
 
-def test_deployment_logs_reach_cloudwatch(fleet: Fleet) -> None:
-    lines = _messages(fleet.info, "codedeploy-agent-deployments", fleet.ids[0])
+def test_the_agent_writes_its_deployment_log_on_the_host(fleet: Fleet) -> None:
     deployment_id = fleet.deployment["deploymentId"]
-    assert any(f"[{deployment_id}]LifecycleEvent - ValidateService" in line for line in lines)
-    assert any("[stdout]" in line and "healthy on port" in line for line in lines)
+    log = host_root(fleet.info, fleet.ids[0]) / DEPLOYMENT_LOG.lstrip("/")
+    lines = log.read_text().splitlines()
+    # the real agent's format: [YYYY-MM-DD HH:MM:SS.mmm] [d-XXXX]<message>
+    pattern = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] \[d-[0-9A-Z]+\]")
+    assert lines and all(pattern.match(line) for line in lines), lines[:5]
+    assert any(
+        line.endswith(f"[{deployment_id}]LifecycleEvent - ValidateService") for line in lines
+    )
+    assert any(f"[{deployment_id}][stdout]" in line for line in lines)
+
+
+def test_deployment_logs_reach_the_group_of_the_cloudwatch_agent_config(fleet: Fleet) -> None:
+    deployment_id = fleet.deployment["deploymentId"]
+
+    def shipped(instance_id: str) -> list[str]:
+        lines = log_messages(fleet.info, NAMES.deploy_log_group, instance_id)
+        done = f"[{deployment_id}]LifecycleEvent - ValidateService"
+        return lines if any(done in line for line in lines) else []
+
+    for instance_id, endpoint in endpoints(fleet.info, fleet.ids).items():
+        # stream = instance id: that host's lines (its validate hook names its own port)
+        lines = wait_until(lambda i=instance_id: shipped(i), what=f"{instance_id}'s agent log")
+        port = endpoint.rsplit(":", 1)[1]
+        assert any("[stdout]" in line and f"healthy on port {port} after" in line for line in lines)
+    assert log_messages(fleet.info, BARE_AGENT_GROUP) == []
 
 
 def test_app_logs_reach_the_group_of_the_cloudwatch_agent_config(fleet: Fleet) -> None:
     def listening() -> list[str]:
-        lines = _messages(fleet.info, APP_LOG_GROUP, fleet.ids[1])
+        lines = log_messages(fleet.info, NAMES.app_log_group, fleet.ids[1])
         return [line for line in lines if '"msg":"listening"' in line]
 
     assert wait_until(listening, what="the app's log lines in CloudWatch")
@@ -237,9 +241,13 @@ def _upgrade(info: EmulatorInfo, ids: list[str], tmp: Path) -> dict[str, Any]:
     assert (
         events_of(info, second["deploymentId"], ids[0])["ApplicationStop"]["status"] == "Succeeded"
     )
-    log = _messages(info, "codedeploy-agent-deployments", ids[0])
     marker = f"[{second['deploymentId']}][stdout]"
-    assert any(marker in line and "stopped sample-app" in line for line in log)
+
+    def stopped() -> bool:
+        log = log_messages(info, NAMES.deploy_log_group, ids[0])
+        return any(marker in line and "stopped sample-app" in line for line in log)
+
+    assert wait_until(stopped, what="test1's stop script output in the agent log group")
     assert _versions(info, ids) == {"1.0.0+test2"}
     return second
 
@@ -475,3 +483,34 @@ def test_an_interrupted_deployment_fails_after_a_restart(
         assert found["deploymentInfo"]["errorInformation"]["code"] == "INTERNAL_ERROR"
     finally:
         terminate_all(second)
+
+
+def test_without_the_agent_config_the_deployment_log_stays_on_the_host(
+    start_emulator: Callable[..., EmulatorInfo], tmp_path: Path
+) -> None:
+    """No ``AmazonCloudWatch-linux`` parameter, no shipping (as on EC2); once it is put,
+    the file is shipped from its start to the group it names."""
+    info = start_emulator(OPSLIB_LOGS_INTERVAL="0.2")
+    try:
+        ids = launch(info, 1, "NoConfig-Group")
+        create_group(info, "NoConfig-Group")
+        hooks = {"BeforeInstall": "echo before-install-ran"}
+        revision = upload(info, "NoConfig-Group/h.zip", hook_bundle(tmp_path, "h", hooks))
+        done = wait_deployment(info, deploy(info, revision, "NoConfig-Group"), timeout=60)
+        assert done["status"] == "Succeeded", done
+        marker = f"[{done['deploymentId']}][stdout]before-install-ran"
+        log = host_root(info, ids[0]) / DEPLOYMENT_LOG.lstrip("/")
+        assert any(line.endswith(marker) for line in log.read_text().splitlines())
+        time.sleep(1.0)  # five shipping passes
+        groups = client(info, "logs").describe_log_groups()["logGroups"]
+        assert not [g["logGroupName"] for g in groups if "codedeploy" in g["logGroupName"]]
+
+        put_agent_config(info)
+
+        def shipped() -> bool:
+            lines = log_messages(info, NAMES.deploy_log_group, ids[0])
+            return any(line.endswith(marker) for line in lines)
+
+        assert wait_until(shipped, what="the deployment log after the agent config appeared")
+    finally:
+        terminate_all(info)

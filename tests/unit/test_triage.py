@@ -15,6 +15,7 @@ from tests.unit.runbook_fakes import FakeSession
 
 T0 = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
 CONFIG = parse_config({"stack": "demo"})
+AGENT_GROUP = "/demo/codedeploy-agent-deployments"  # the stack's agent config ships there
 
 
 def summary(execution_id: str, status: str, minutes: int, sha: str = "abc") -> dict[str, Any]:
@@ -252,12 +253,16 @@ def test_a_failed_deployment_outside_the_pipeline_and_its_script_output() -> Non
             ],
         }
     }  # fmt: skip
-    agent_log = {"events": [{"message": "[d-ROLLBACK1][stderr]Error: app not healthy"},
-                            {"message": "[d-OTHER0001]fine"}]}  # fmt: skip
+    failing = "[2026-01-02 12:00:05.123] [d-ROLLBACK1][stderr]Error: app not healthy"
+    other = "[2026-01-02 12:00:05.124] [d-OTHER0001]fine"
+    agent_log = {"events": [{"message": failing}, {"message": other}]}
+    read: list[str] = []
 
     def logs(group: str) -> dict[str, Any]:
-        # the stack's own agent group and the events group do not exist in this account
-        return agent_log if group == triage.AGENT_LOG_GROUP else not_found()
+        # the agent's file as the CloudWatch agent ships it: the stack's group only; the
+        # events group does not exist in this account
+        read.append(group)
+        return agent_log if group == AGENT_GROUP else not_found()
 
     session = FakeSession(
         codedeploy={
@@ -276,14 +281,15 @@ def test_a_failed_deployment_outside_the_pipeline_and_its_script_output() -> Non
     excerpts = triage.log_excerpts(cast(Session, session), CONFIG, found(*failures))
     assert [(e.source, e.location) for e in excerpts.items] == [
         ("deployment script", "GetDeploymentTarget i-1"),
-        ("agent log", "codedeploy-agent-deployments"),
+        ("agent log", AGENT_GROUP),
     ]
     assert excerpts.items[0].lines == (
         "ValidateService: ScriptFailed exit 1",
         "app not healthy",
         "HTTP 500",
     )
-    assert excerpts.items[1].lines == ("[d-ROLLBACK1][stderr]Error: app not healthy",)
+    assert excerpts.items[1].lines == (failing,)
+    assert read == [AGENT_GROUP, "/aws/events/demo"]  # no bare codedeploy-agent-deployments
 
 
 def test_an_unreadable_log_is_reported_in_the_excerpts_not_fatal() -> None:

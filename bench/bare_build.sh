@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The same real work as buildspec.yml, by a bare shell script: what a build costs without
-# CodeBuild (or the emulator) around it. Usage: bare_build.sh SOURCE_ZIP
+# CodeBuild (or the emulator) around it. Usage: bare_build.sh SOURCE_ZIP [BUNDLE_ZIP]
+# (BUNDLE_ZIP: where to keep the zipped bundle; by default it goes with the temp dir).
 set -euo pipefail
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -23,3 +24,4 @@ test -f "$work/src/bundle/app/release.json"
 with zipfile.ZipFile("../bundle.zip", "w", zipfile.ZIP_DEFLATED) as z:
     for root, _, files in os.walk("."):
         for f in files: z.write(os.path.join(root, f))')
+if [[ -n "${2:-}" ]]; then cp "$work/src/bundle.zip" "$2"; fi

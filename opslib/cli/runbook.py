@@ -45,10 +45,9 @@ def list_command(directory: Path | None) -> None:
 def _with_cli_settings(
     info: catalog.RunbookInfo, given: dict[str, str], state: CliState
 ) -> dict[str, str]:
-    """The global --config and --target, passed on as the runbook's own parameters
-    (``config``, or ``config_path`` as the provision and teardown runbooks call it)."""
+    """The global --config and --target, passed on as the runbook's own parameters."""
     config = str(Path(state.config_path).resolve()) if state.config_path else None
-    settings = {"config": config, "config_path": config, "target": state.target}
+    settings = {"config": config, "target": state.target}
     for name, value in settings.items():
         if value and name not in given and info.parameter(name) is not None:
             given[name] = value

@@ -240,10 +240,9 @@ def _merge_summary(record: RunRecord) -> None:
 def _stack_of(parameters: Mapping[str, Any]) -> str:
     """The stack a run is about (for the reports path), as the runbook will see it.
 
-    The provision/teardown runbooks name their config parameter ``config_path`` and may
-    override the ``stack``; the others use ``config``.
+    A runbook may override the config file's ``stack`` (provision and teardown do).
     """
-    path = parameters.get("config") or parameters.get("config_path") or ""
+    path = parameters.get("config") or ""
     return str(parameters.get("stack") or runbook_config({"config": path}).stack)
 
 

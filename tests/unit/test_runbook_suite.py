@@ -17,10 +17,6 @@ from tests.runbooks.suite import REPO, SUITE, in_suite_order, notebooks_on_disk,
 
 NOTEBOOKS = notebooks_on_disk()
 RUNBOOKS = [n for n in NOTEBOOKS if n.startswith("runbooks/")]
-# Runbooks written before opslib.params / opslib.runbooks existed (issue #5). They follow the
-# basic rules; the helper rules are expected to fail until they are converted (strict: this
-# test tells when that happened).
-NOT_YET_ON_THE_HELPERS = {"runbooks/provision.ipynb", "runbooks/teardown.ipynb"}
 
 
 def read(notebook: str) -> nbformat.NotebookNode:
@@ -103,18 +99,7 @@ def test_runbook_basics(notebook: str) -> None:
     assert defaults.get("dry_run", "True") == "True", "dry_run must default to True"
 
 
-def helper_cases() -> list[object]:
-    return [
-        pytest.param(
-            n, marks=pytest.mark.xfail(strict=True, reason="issue #5 runbook, not converted yet")
-        )
-        if n in NOT_YET_ON_THE_HELPERS
-        else n
-        for n in RUNBOOKS
-    ]
-
-
-@pytest.mark.parametrize("notebook", helper_cases())
+@pytest.mark.parametrize("notebook", RUNBOOKS)
 def test_runbook_uses_the_params_check_and_ends_with_a_verdict(notebook: str) -> None:
     code = code_cells(notebook)
     declared = papermill.inspect_notebook(str(REPO / notebook))

@@ -90,35 +90,8 @@ def _percentage(covered: int, missed: int) -> float:
 
 
 @dataclass(frozen=True)
-class FileCoverage:
-    """Line and branch coverage of one source file (a DescribeCodeCoverages item)."""
-
-    file_path: str
-    lines_covered: int
-    lines_missed: int
-    branches_covered: int
-    branches_missed: int
-
-    @property
-    def line_coverage_percentage(self) -> float:
-        return _percentage(self.lines_covered, self.lines_missed)
-
-    @property
-    def branch_coverage_percentage(self) -> float:
-        return _percentage(self.branches_covered, self.branches_missed)
-
-    def to_dict(self, report_arn: str) -> dict[str, Any]:
-        return {
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{report_arn}/{self.file_path}")),
-            "reportARN": report_arn,
-            "filePath": self.file_path,
-            **_coverage_fields(self),
-        }
-
-
-@dataclass(frozen=True)
 class CoverageSummary:
-    """A coverage report's totals over all its files (codeCoverageSummary)."""
+    """Line and branch counts with their percentages (codeCoverageSummary)."""
 
     lines_covered: int
     lines_missed: int
@@ -147,7 +120,23 @@ class CoverageSummary:
         return _coverage_fields(self)
 
 
-def _coverage_fields(item: FileCoverage | CoverageSummary) -> dict[str, Any]:
+@dataclass(frozen=True)
+class FileCoverage(CoverageSummary):
+    """Line and branch coverage of one source file (a DescribeCodeCoverages item)."""
+
+    file_path: str = ""
+
+    def to_item(self, report_arn: str) -> dict[str, Any]:
+        """The file as a DescribeCodeCoverages item of that report."""
+        return {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{report_arn}/{self.file_path}")),
+            "reportARN": report_arn,
+            "filePath": self.file_path,
+            **_coverage_fields(self),
+        }
+
+
+def _coverage_fields(item: CoverageSummary) -> dict[str, Any]:
     return {
         "lineCoveragePercentage": item.line_coverage_percentage,
         "linesCovered": item.lines_covered,
@@ -282,7 +271,7 @@ def _file_from_lines(name: str, counts: dict[int, tuple[int, int, int]]) -> File
     branches_covered = sum(c for _, c, _ in counts.values())
     branches = sum(t for _, _, t in counts.values())
     return FileCoverage(
-        name, covered, len(counts) - covered, branches_covered, branches - branches_covered
+        covered, len(counts) - covered, branches_covered, branches - branches_covered, name
     )
 
 
@@ -303,7 +292,7 @@ def parse_clover(path: Path) -> CoverageReport:
         statements, covered = _int(metrics, "statements"), _int(metrics, "coveredstatements")
         branches, hit = _int(metrics, "conditionals"), _int(metrics, "coveredconditionals")
         name = element.get("path") or element.get("name") or ""
-        files.append(FileCoverage(name, covered, statements - covered, hit, branches - hit))
+        files.append(FileCoverage(covered, statements - covered, hit, branches - hit, name))
     return CoverageReport(CoverageSummary.of(files), files)
 
 
@@ -342,4 +331,4 @@ def parse_coverage(
     if parser is None:
         raise _unsupported(file_format, COVERAGE_PARSERS)
     covered = [item for path in files for item in parser(path).files]
-    return CoverageSummary.of(covered).to_dict(), [f.to_dict(report_arn) for f in covered]
+    return CoverageSummary.of(covered).to_dict(), [f.to_item(report_arn) for f in covered]

@@ -1,4 +1,4 @@
-"""CodeBuild from the user's side: package a source, start a build, follow it to the end.
+"""CodeBuild from the user's side: package a source, read a build and its log.
 
 Works the same on both targets; the emulator runs the build for real on this machine,
 AWS runs it in CodeBuild.
@@ -9,9 +9,8 @@ from __future__ import annotations
 import io
 import logging
 import subprocess
-import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,6 @@ from opslib.exceptions import ConfigError, ExecutionError
 from opslib.target import Session, aws_errors
 
 logger = logging.getLogger(__name__)
-
-TERMINAL = frozenset({"SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT", "STOPPED"})
 
 
 @dataclass
@@ -51,15 +48,6 @@ class BuildView:
             report_arns=list(doc.get("reportArns") or []),
         )
 
-    @property
-    def done(self) -> bool:
-        return self.status in TERMINAL
-
-    def failed_phase(self) -> dict[str, Any] | None:
-        return next(
-            (p for p in self.phases if p.get("phaseStatus") not in (None, "SUCCEEDED")), None
-        )
-
 
 def source_files(repo: Path) -> list[Path]:
     """The files git would ship: tracked plus untracked-but-not-ignored, as they are now."""
@@ -87,44 +75,12 @@ def package_source(repo: Path) -> bytes:
     return buffer.getvalue()
 
 
-def start_build(session: Session, project: str, **overrides: Any) -> str:
-    """StartBuild; returns the build id."""
-    with aws_errors("codebuild", "StartBuild"):
-        response = session.client("codebuild").start_build(projectName=project, **overrides)
-    return str(response["build"]["id"])
-
-
 def get_build(session: Session, build_id: str) -> BuildView:
     with aws_errors("codebuild", "BatchGetBuilds"):
         builds = session.client("codebuild").batch_get_builds(ids=[build_id])["builds"]
     if not builds:
         raise ExecutionError(f"build {build_id} not found")
     return BuildView.from_api(builds[0])
-
-
-def follow_build(
-    session: Session,
-    build_id: str,
-    on_phase: Callable[[dict[str, Any]], None] = lambda _: None,
-    timeout: float = 3600.0,
-    poll: float = 1.0,
-) -> BuildView:
-    """Poll the build until it ends, calling ``on_phase`` once per finished phase."""
-    seen = 0
-    deadline = time.monotonic() + timeout
-    while True:
-        view = get_build(session, build_id)
-        finished = [p for p in view.phases if "endTime" in p]
-        for phase in finished[seen:]:
-            on_phase(phase)
-        seen = len(finished)
-        if view.done:
-            return view
-        if time.monotonic() > deadline:
-            raise ExecutionError(
-                f"build {build_id} still {view.current_phase} after {timeout:.0f}s"
-            )
-        time.sleep(poll)  # polling an API: AWS offers no push for build progress
 
 
 def log_events(session: Session, group: str, stream: str) -> Iterator[str]:
@@ -138,13 +94,3 @@ def log_events(session: Session, group: str, stream: str) -> Iterator[str]:
             if not page["events"] or page["nextForwardToken"] == kwargs.get("nextToken"):
                 return
             kwargs["nextToken"] = page["nextForwardToken"]
-
-
-def test_summaries(session: Session, report_arns: list[str]) -> list[dict[str, Any]]:
-    """The build's reports (tests and coverage) as BatchGetReports returns them."""
-    if not report_arns:
-        return []
-    with aws_errors("codebuild", "BatchGetReports"):
-        return list(
-            session.client("codebuild").batch_get_reports(reportArns=report_arns)["reports"]
-        )

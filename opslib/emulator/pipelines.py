@@ -209,9 +209,7 @@ class PipelineService:
     def get_pipeline_execution(self, request: ApiRequest) -> ApiResponse:
         params = request.params()
         doc = self._execution(params.get("pipelineName", ""), params.get("pipelineExecutionId", ""))
-        return ApiResponse.json(
-            {"pipelineExecution": _public(doc, ("startTime", "lastUpdateTime"))}
-        )
+        return ApiResponse.json({"pipelineExecution": _public(doc)})
 
     def _executions(self, name: str) -> list[dict[str, Any]]:
         return [d for d in self.runtime.records.all(EXECUTION) if d["pipelineName"] == name][::-1]
@@ -440,7 +438,8 @@ def _source_overrides(pipeline: dict[str, Any], revisions: list[dict[str, str]])
     return overrides
 
 
-def _public(doc: dict[str, Any], keep: tuple[str, ...] = ()) -> dict[str, Any]:
+def _public(doc: dict[str, Any]) -> dict[str, Any]:
+    """A record as the API shows it: the emulator's own ``_`` keys left out."""
     return {k: v for k, v in doc.items() if not k.startswith("_")}
 
 

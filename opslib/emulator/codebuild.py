@@ -21,6 +21,7 @@ from opslib.emulator.buildrun import KIND, BuildRun
 from opslib.emulator.gateway import ApiException, ApiRequest, ApiResponse
 from opslib.emulator.procs import kill_all, processes_with_env
 from opslib.emulator.runtime import Runtime
+from opslib.emulator.store import public
 from opslib.emulator.telemetry import emit_event
 
 logger = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ class BuildService:
         found, missing = [], []
         for build_id in ids:
             document = self.runtime.records.get(KIND, _id_of(build_id))
-            (found.append(document) if document else missing.append(build_id))
+            (found.append(public(document)) if document else missing.append(build_id))
         return ApiResponse.json({"builds": found, "buildsNotFound": missing})
 
     def _ids(self, params: dict[str, Any], project: str | None = None) -> list[str]:

@@ -2,7 +2,7 @@
 
 A deployment is kept as one record: the DeploymentInfo document exactly as
 GetDeployment returns it, plus private keys (``_instances``: the InstanceSummary of each
-target, ``_context``: what the worker needs) that :func:`to_wire` drops. One record per
+target, ``_context``: what the worker needs) that ``store.public`` drops. One record per
 deployment means one atomic write per change, so a reader never sees an overview that
 disagrees with its instances.
 """
@@ -180,11 +180,6 @@ def overview(instances: dict[str, dict[str, Any]]) -> dict[str, int]:
         if status in counts:
             counts[status] += 1
     return counts
-
-
-def to_wire(document: dict[str, Any]) -> dict[str, Any]:
-    """The document without the emulator's private keys (those starting with ``_``)."""
-    return {k: v for k, v in document.items() if not k.startswith("_")}
 
 
 def instance_target(summary: dict[str, Any]) -> dict[str, Any]:

@@ -29,11 +29,11 @@ from opslib.emulator.deploymodel import (
     KIND,
     instance_target,
     now,
-    to_wire,
 )
 from opslib.emulator.deploytargets import read_group
 from opslib.emulator.gateway import ApiException, ApiRequest, ApiResponse
 from opslib.emulator.runtime import Runtime
+from opslib.emulator.store import public
 
 PAGE = 100  # list page size (AWS pages these APIs; 100 is the CLI's usual page)
 BATCH_LIMIT = 25  # BatchGetDeployments / ...Instances / ...Targets
@@ -106,7 +106,7 @@ class DeploymentReads:
 
     def get_deployment(self, request: ApiRequest) -> ApiResponse:
         document = self._deployment(request.params().get("deploymentId", ""))
-        return ApiResponse.json({"deploymentInfo": to_wire(document)})
+        return ApiResponse.json({"deploymentInfo": public(document)})
 
     def batch_get_deployments(self, request: ApiRequest) -> ApiResponse:
         ids = request.params().get("deploymentIds") or []
@@ -115,7 +115,7 @@ class DeploymentReads:
                 "BatchLimitExceededException", f"at most {BATCH_LIMIT} deployment IDs"
             )
         found = [self.runtime.records.get(KIND, i) for i in ids]
-        return ApiResponse.json({"deploymentsInfo": [to_wire(d) for d in found if d]})
+        return ApiResponse.json({"deploymentsInfo": [public(d) for d in found if d]})
 
     def list_deployments(self, request: ApiRequest) -> ApiResponse:
         params = request.params()
@@ -176,7 +176,7 @@ class DeploymentReads:
         summary = self._summary(
             params, params.get("instanceId", ""), "InstanceDoesNotExistException"
         )
-        return ApiResponse.json({"instanceSummary": to_wire(summary)})
+        return ApiResponse.json({"instanceSummary": public(summary)})
 
     def get_deployment_target(self, request: ApiRequest) -> ApiResponse:
         params = request.params()
@@ -191,7 +191,7 @@ class DeploymentReads:
         if len(ids) > BATCH_LIMIT:
             raise ApiException("BatchLimitExceededException", f"at most {BATCH_LIMIT} instance IDs")
         summaries = self._summaries(params)
-        found = [to_wire(summaries[i]) for i in ids if i in summaries]
+        found = [public(summaries[i]) for i in ids if i in summaries]
         answer: dict[str, Any] = {"instancesSummary": found}
         missing = [i for i in ids if i not in summaries]
         if missing:

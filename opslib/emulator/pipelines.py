@@ -23,6 +23,7 @@ from opslib.emulator.gateway import ApiException, ApiRequest, ApiResponse
 from opslib.emulator.gitsource import branch_head
 from opslib.emulator.pipelinerun import ACTION, EXECUTION, ExecutionRun, now
 from opslib.emulator.runtime import Runtime
+from opslib.emulator.store import public
 from opslib.exceptions import OpslibError
 
 logger = logging.getLogger(__name__)
@@ -209,7 +210,7 @@ class PipelineService:
     def get_pipeline_execution(self, request: ApiRequest) -> ApiResponse:
         params = request.params()
         doc = self._execution(params.get("pipelineName", ""), params.get("pipelineExecutionId", ""))
-        return ApiResponse.json({"pipelineExecution": _public(doc)})
+        return ApiResponse.json({"pipelineExecution": public(doc)})
 
     def _executions(self, name: str) -> list[dict[str, Any]]:
         return [d for d in self.runtime.records.all(EXECUTION) if d["pipelineName"] == name][::-1]
@@ -228,7 +229,7 @@ class PipelineService:
         wanted = (params.get("filter") or {}).get("pipelineExecutionId")
         ids = {d["pipelineExecutionId"] for d in self._executions(name)}
         details = [
-            _public(a)
+            public(a)
             for a in self.runtime.records.all(ACTION)
             if a["pipelineExecutionId"] in ids
             and (not wanted or a["pipelineExecutionId"] == wanted)
@@ -436,11 +437,6 @@ def _source_overrides(pipeline: dict[str, Any], revisions: list[dict[str, str]])
             )
         overrides[revision["actionName"]] = revision["revisionValue"]
     return overrides
-
-
-def _public(doc: dict[str, Any]) -> dict[str, Any]:
-    """A record as the API shows it: the emulator's own ``_`` keys left out."""
-    return {k: v for k, v in doc.items() if not k.startswith("_")}
 
 
 def _summary(doc: dict[str, Any]) -> dict[str, Any]:

@@ -152,6 +152,11 @@ class RecordStore:
             self._db.close()
 
 
+def public(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as the API shows it: keys starting with ``_`` are the emulator's own."""
+    return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
 def directory_size(path: Path) -> int:
     """Bytes under ``path`` (for ``opslib emulator status``)."""
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0

@@ -259,6 +259,7 @@ def test_a_build_interrupted_by_kill_ends_as_fault(
     assert not _processes_running("sleep 600"), "recovery ends what the build left running"
     build = client(restarted, "codebuild").batch_get_builds(ids=[build_id])["builds"][0]
     assert build["buildStatus"] == "FAULT"
+    assert not [key for key in build if key.startswith("_")], "private keys stay private"
     build_phase = next(p for p in build["phases"] if p["phaseType"] == "BUILD")
     assert build_phase["contexts"][0]["statusCode"] == "EMULATOR_RESTARTED"
 

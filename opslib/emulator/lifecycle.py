@@ -167,38 +167,30 @@ def stop(state_dir: Path, timeout: float = STOP_TIMEOUT) -> bool:
     if info is None:
         return False
     _signal(info.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _pid_alive(info.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)  # waiting for a process to exit; no event to wait on across processes
-    if _pid_alive(info.pid):
+    if not _gone_within(info.pid, timeout):
         _signal(info.pid, signal.SIGKILL)
-    _reap(info.pid)
+        _gone_within(info.pid, 5.0)
     (state_dir / INFO_FILE).unlink(missing_ok=True)
     return True
 
 
 def _gone_within(pid: int, timeout: float) -> bool:
-    """Whether a process that no longer answers (killed a moment ago) exits in time."""
+    """Whether a process exits in time; collects its exit status if it is our child."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        _reap_if_child(pid)
+    while True:
+        _reap(pid)
         if not _pid_alive(pid):
+            _reap(pid)  # a child that just became a zombie
             return True
-        time.sleep(0.05)  # a dying process: nothing to wait on across processes
-    return False
-
-
-def _reap_if_child(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)  # a process exiting: nothing to wait on across processes
 
 
 def _reap(pid: int) -> None:
     """Collect the exit status when the emulator is our own child (a test, the demo)."""
     try:
-        os.waitpid(pid, 0)
+        os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
 

@@ -22,7 +22,7 @@ import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from opslib import emulator  # noqa: E402
-from opslib.builds import package_source  # noqa: E402
+from opslib.ops.builds import package_source  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,7 +1,7 @@
 """Benchmark: a full pipeline run through the emulator vs the same work in a bash script.
 
 A: one run of this repository's pipeline on the emulator, fleet of one host:
-StartPipelineExecution, then ``opslib.pipeline.follow`` until the execution ends
+StartPipelineExecution, then ``opslib.ops.pipeline.follow`` until the execution ends
 (Source from a local git clone, Build = the buildspec with npm ci, lint, jest, bundle,
 Deploy = CodeDeploy's hooks on the host: stop, install, start, validate /health).
 B: ``bench/bare_release.sh SOURCE_ZIP``: the buildspec's commands as bare_build.sh runs
@@ -28,9 +28,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from opslib import emulator, pipeline, stack  # noqa: E402
-from opslib.builds import package_source  # noqa: E402
+from opslib import emulator, stack  # noqa: E402
 from opslib.config import parse_config  # noqa: E402
+from opslib.ops import pipeline  # noqa: E402
+from opslib.ops.builds import package_source  # noqa: E402
 from opslib.target import Session, Target, TargetKind  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

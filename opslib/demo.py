@@ -19,9 +19,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from opslib import fleet, pipeline, stack
+from opslib import stack
 from opslib.config import StackConfig, load_config
 from opslib.exceptions import ExecutionError, OpslibError
+from opslib.ops import fleet, pipeline
 from opslib.specs import Severity, lint_path
 from opslib.stack import display
 from opslib.target import Session, connect

@@ -20,9 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-from opslib import pipeline
 from opslib.config import StackConfig, override, parse_config
 from opslib.exceptions import ConfigError, OpslibError
+from opslib.ops import pipeline
 from opslib.runbooks.context import RunbookContext
 from opslib.runbooks.verdict import Verdict
 from opslib.stack import display

@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from opslib import pipeline
 from opslib.cli.state import CliState, pass_state
+from opslib.ops import pipeline
 from opslib.target import connect
 
 _MARKS = {"InProgress": "…", "Succeeded": "✓", "Failed": "✗", "Abandoned": "✗", "Stopped": "■"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from opslib.config import StackConfig
-from opslib.emulator.lifecycle import (
+from opslib.emulator.core.lifecycle import (
     EmulatorInfo,
     EmulatorStatus,
     log_lines,

@@ -1,6 +1,6 @@
 """The emulator process: moto behind the gateway, plus the services that really run work.
 
-Started by :func:`opslib.emulator.lifecycle.start` as ``python -m opslib.emulator.server``.
+Started by :func:`opslib.emulator.core.lifecycle.start` as ``python -m opslib.emulator.server``.
 Order matters: state is restored into moto and interrupted work is closed *before* the
 socket accepts requests; ``emulator.json`` is written only once it listens, so a client
 that reads it can connect.
@@ -27,19 +27,19 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from opslib import __version__
-from opslib.emulator import motofixes
-from opslib.emulator.codebuild import BuildService
-from opslib.emulator.codedeploy import DeployService
-from opslib.emulator.connections import ConnectionService
-from opslib.emulator.gateway import Gateway
-from opslib.emulator.hostlogs import HostLogShipper
-from opslib.emulator.hosts import HostService
-from opslib.emulator.lifecycle import INFO_FILE
-from opslib.emulator.pipelines import PipelineService
-from opslib.emulator.reports import ReportService
-from opslib.emulator.runtime import Runtime
-from opslib.emulator.sampler import DEFAULT_INTERVAL, Sampler
-from opslib.emulator.store import MotoSnapshots, RecordStore, write_atomically
+from opslib.emulator.codebuild.reports import ReportService
+from opslib.emulator.codebuild.service import BuildService
+from opslib.emulator.codedeploy.service import DeployService
+from opslib.emulator.codepipeline.connections import ConnectionService
+from opslib.emulator.codepipeline.service import PipelineService
+from opslib.emulator.core import motofixes
+from opslib.emulator.core.gateway import Gateway
+from opslib.emulator.core.lifecycle import INFO_FILE
+from opslib.emulator.core.runtime import Runtime
+from opslib.emulator.core.store import MotoSnapshots, RecordStore, write_atomically
+from opslib.emulator.ec2.hosts import HostService
+from opslib.emulator.ec2.logagent import HostLogShipper
+from opslib.emulator.ec2.sampler import DEFAULT_INTERVAL, Sampler
 
 logger = logging.getLogger("opslib.emulator")
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from opslib.builds import package_source
-from opslib.emulator.lifecycle import EmulatorInfo
+from opslib.emulator.core.lifecycle import EmulatorInfo
+from opslib.ops.builds import package_source
 from tests.emulator.conftest import REPO, aws_cli, client, create_project, make_zip, upload_source
 
 TERMINAL = {"SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT", "STOPPED"}

@@ -15,9 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from opslib import pipeline, stack
+from opslib import stack
 from opslib.config import parse_config
-from opslib.emulator.lifecycle import EmulatorInfo
+from opslib.emulator.core.lifecycle import EmulatorInfo
+from opslib.ops import pipeline
 from opslib.target import Session, Target, TargetKind
 from tests.emulator.conftest import REPO, client
 from tests.emulator.pipeline_helpers import commit, git

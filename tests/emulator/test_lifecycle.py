@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from opslib import emulator
-from opslib.emulator.lifecycle import EmulatorInfo, health
+from opslib.emulator.core.lifecycle import EmulatorInfo, health
 from tests.emulator.conftest import aws_cli, client
 
 

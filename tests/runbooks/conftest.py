@@ -27,9 +27,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opslib import deployments, emulator, pipeline, stack
+from opslib import emulator, stack
 from opslib.config import StackConfig, load_config
-from opslib.rollback import group_names
+from opslib.ops import deployments, pipeline
+from opslib.ops.rollback import group_names
 from opslib.target import Session, connect
 from tests.runbooks.suite import REPO
 
@@ -122,7 +123,7 @@ def redeploy_as_new_revision(session: Session, config: StackConfig, deployment_i
 
 def wait_for_cpu_data(session: Session, config: StackConfig, timeout: float = 30.0) -> None:
     """Until CloudWatch has a CPUUtilization datapoint (the sampler runs every second)."""
-    from opslib import fleet
+    from opslib.ops import fleet
 
     ids = [i.instance_id for i in fleet.describe_instances(session, config)]
     deadline = time.monotonic() + timeout

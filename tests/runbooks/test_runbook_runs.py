@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from opslib import pipeline
+from opslib.ops import pipeline
 from opslib.runbooks import catalog
 from opslib.runbooks.runner import RunRecord, run_runbook
 from tests.runbooks.conftest import PIPELINE_TIMEOUT, SuiteStack, git

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from opslib.emulator.artifacts import collect, extract_zip, glob_regex, write_zip
+from opslib.emulator.codebuild.artifacts import collect, extract_zip, glob_regex, write_zip
 from opslib.exceptions import ExecutionError
 from opslib.specs import Artifacts
 

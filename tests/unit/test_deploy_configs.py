@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opslib.emulator.deployconfigs import (
+from opslib.emulator.codedeploy.configs import (
     BUILTINS,
     DeploymentConfig,
     Fleet,

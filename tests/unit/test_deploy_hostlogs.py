@@ -11,14 +11,16 @@ from typing import Any, cast
 
 import pytest
 
-from opslib.emulator.deployagent import (
+from opslib.emulator.codedeploy.agent import (
     DEPLOYMENT_LOG,
     AgentContext,
     DeployTarget,
     HostAgent,
     deployment_log_line,
 )
-from opslib.emulator.hostlogs import (
+from opslib.emulator.core.runtime import Runtime
+from opslib.emulator.ec2.hosts import Host, HostService
+from opslib.emulator.ec2.logagent import (
     PARAMETER,
     CollectEntry,
     HostLogShipper,
@@ -26,8 +28,6 @@ from opslib.emulator.hostlogs import (
     parse_config,
     stream_name,
 )
-from opslib.emulator.hosts import Host, HostService
-from opslib.emulator.runtime import Runtime
 from opslib.stack.context import Names
 from opslib.stack.hostconfig import DEPLOY_LOG, agent_config
 

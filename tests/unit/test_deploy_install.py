@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from opslib.emulator.deployinstall import HostPaths, Installer, remove_previous
+from opslib.emulator.codedeploy.install import HostPaths, Installer, remove_previous
 from opslib.exceptions import ExecutionError
 from opslib.specs import (
     Appspec,

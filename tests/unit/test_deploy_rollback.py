@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from opslib.emulator.codedeploy import _wants_rollback
-from opslib.emulator.deployconfigs import BUILTINS
-from opslib.emulator.deploymodel import DeploymentStatus, ErrorCode, RollbackEvent
-from opslib.emulator.deployrun import DeploymentRun, Outcome, StopCause
+from opslib.emulator.codedeploy.configs import BUILTINS
+from opslib.emulator.codedeploy.model import DeploymentStatus, ErrorCode, RollbackEvent
+from opslib.emulator.codedeploy.run import DeploymentRun, Outcome, StopCause
+from opslib.emulator.codedeploy.service import _wants_rollback
 
 pytestmark = pytest.mark.unit
 

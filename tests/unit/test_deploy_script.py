@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from opslib.emulator.deploymodel import ScriptError
-from opslib.emulator.deployscript import (
+from opslib.emulator.codedeploy.hooks import (
     TAIL_CHARS,
     ScriptCall,
     ScriptOutput,
     ScriptResult,
     run_script,
 )
+from opslib.emulator.codedeploy.model import ScriptError
 
 pytestmark = pytest.mark.unit
 

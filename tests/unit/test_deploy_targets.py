@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opslib.emulator.deploytargets import filter_matches, selected
+from opslib.emulator.codedeploy.targets import filter_matches, selected
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from opslib.emulator.executor import (
+from opslib.emulator.codebuild.phases import (
     BuildOutcome,
     BuildRequest,
     PhaseRecord,

@@ -1,4 +1,4 @@
-"""opslib.fleet: instances, probes, CPU, the report, the verdict and the chart (by data)."""
+"""opslib.ops.fleet: instances, probes, CPU, the report, the verdict and the chart (by data)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any, cast
 
 import pytest
 
-from opslib import fleet
 from opslib.config import StackConfig, parse_config
+from opslib.ops import fleet
 from opslib.target import Session
 from tests.unit.runbook_fakes import FakeSession
 

@@ -1,4 +1,4 @@
-"""opslib.release: starting for a commit, the steps, the test report, the verdict."""
+"""opslib.ops.release: starting for a commit, the steps, the test report, the verdict."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any, cast
 
 import pytest
 
-from opslib import fleet, pipeline, release
 from opslib.config import StackConfig, parse_config
 from opslib.exceptions import ConfigError
+from opslib.ops import fleet, pipeline, release
 from opslib.target import Session
 from tests.unit.runbook_fakes import FakeSession
 

@@ -1,4 +1,4 @@
-"""opslib.rollback and opslib.deployments: history, the plan table, the redeploy, the verdict."""
+"""opslib.ops.rollback and deployments: history, the plan table, the redeploy, the verdict."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any, cast
 
 import pytest
 
-from opslib import deployments, fleet, rollback
 from opslib.config import parse_config
 from opslib.exceptions import ExecutionError
+from opslib.ops import deployments, fleet, rollback
 from opslib.target import Session
 from tests.unit.runbook_fakes import FakeSession
 

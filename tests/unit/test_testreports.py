@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from opslib.emulator.testreports import (
+from opslib.emulator.codebuild.reportfiles import (
     TestStatus,
     parse_clover,
     parse_cobertura,

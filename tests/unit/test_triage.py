@@ -1,4 +1,4 @@
-"""opslib.triage: failures from API answers, log line picking, the next-runbook table."""
+"""opslib.ops.triage: failures from API answers, log line picking, the next-runbook table."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any, cast
 
 import pytest
 
-from opslib import fleet, triage
 from opslib.config import parse_config
+from opslib.ops import fleet, triage
 from opslib.target import Session
 from tests.unit.runbook_fakes import FakeSession
 

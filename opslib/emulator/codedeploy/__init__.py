@@ -1,0 +1,1 @@
+"""The emulator's CodeDeploy: deployments that really run the appspec's hooks on the local hosts."""

@@ -1,0 +1,475 @@
+"""CodePipeline executions, answered by the emulator so that pipelines really run.
+
+moto keeps pipeline definitions (CreatePipeline, GetPipeline, UpdatePipeline, ...). The
+emulator owns executions: StartPipelineExecution, GetPipelineExecution,
+ListPipelineExecutions, GetPipelineState, ListActionExecutions, StopPipelineExecution and
+PutApprovalResult. Like AWS it starts an execution when a pipeline is created, and a
+poller starts one when the watched branch of a source connection gets a new commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from moto.codepipeline.models import codepipeline_backends
+
+from opslib.emulator.codepipeline.connections import ConnectionService
+from opslib.emulator.codepipeline.gitsource import branch_head
+from opslib.emulator.codepipeline.run import ACTION, EXECUTION, ExecutionRun, now
+from opslib.emulator.core.gateway import ApiException, ApiRequest, ApiResponse
+from opslib.emulator.core.runtime import Runtime
+from opslib.emulator.core.store import public
+from opslib.exceptions import OpslibError
+
+logger = logging.getLogger(__name__)
+
+HEADS = "source-head"
+DEFAULT_POLL_SECONDS = 10.0
+INTERRUPTED = "the emulator stopped while this execution ran (killed or crashed)"
+
+
+class StageGate:
+    """Which execution is in, or waiting for, each stage of one pipeline.
+
+    A stage processes one execution at a time. SUPERSEDED (the default): a newer execution
+    waiting for a stage replaces an older one waiting there, which ends Superseded.
+    QUEUED: they wait their turn. PARALLEL: no gate at all.
+    """
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.cond = threading.Condition()
+        self.occupant: dict[str, ExecutionRun] = {}
+        self.waiting: dict[str, ExecutionRun] = {}
+
+    def enter(self, run: ExecutionRun, stage: str) -> bool:
+        """Wait to enter ``stage``; False when superseded or stopped meanwhile."""
+        if self.mode == "PARALLEL":
+            return not run.stopping()
+        with self.cond:
+            self._release(run)
+            older = self.waiting.get(stage)
+            if self.mode == "SUPERSEDED" and older is not None and older is not run:
+                older.superseded = True
+            self.waiting[stage] = run
+            while self.occupant.get(stage) not in (None, run):
+                if run.superseded or run.stopping():
+                    break
+                self.cond.wait(0.5)
+            if self.waiting.get(stage) is run:
+                del self.waiting[stage]
+            if run.superseded or run.stopping():
+                self.cond.notify_all()
+                return False
+            self.occupant[stage] = run
+            return True
+
+    def _release(self, run: ExecutionRun) -> None:
+        for stage in [s for s, r in self.occupant.items() if r is run]:
+            del self.occupant[stage]
+        self.cond.notify_all()
+
+    def leave(self, run: ExecutionRun) -> None:
+        with self.cond:
+            self._release(run)
+
+
+class PipelineService:
+    """The emulator's CodePipeline: starts, tracks, stops and approves executions."""
+
+    def __init__(self, runtime: Runtime, connections: ConnectionService) -> None:
+        self.runtime = runtime
+        self.connections = connections
+        self.running: dict[str, ExecutionRun] = {}
+        self._gates: dict[str, StageGate] = {}
+        self._lock = threading.Lock()
+        self.poll_seconds = float(
+            os.environ.get("OPSLIB_SOURCE_POLL_INTERVAL", DEFAULT_POLL_SECONDS)
+        )
+        self._poller = threading.Thread(target=self._poll_loop, daemon=True, name="source-poller")
+
+    def register(self) -> None:
+        gateway = self.runtime.gateway
+        for operation, handler in {
+            "StartPipelineExecution": self.start_pipeline_execution,
+            "GetPipelineExecution": self.get_pipeline_execution,
+            "ListPipelineExecutions": self.list_pipeline_executions,
+            "GetPipelineState": self.get_pipeline_state,
+            "ListActionExecutions": self.list_action_executions,
+            "StopPipelineExecution": self.stop_pipeline_execution,
+            "PutApprovalResult": self.put_approval_result,
+        }.items():
+            gateway.handle("codepipeline", operation, handler)
+        gateway.after("codepipeline", "CreatePipeline", self.on_create_pipeline)
+
+    def local_repository(self, connection_arn: str) -> str | None:
+        return self.connections.local_repository(connection_arn)
+
+    def gate(self, pipeline: str) -> StageGate:
+        with self._lock:
+            if pipeline not in self._gates:
+                definition = self._definition_unlocked(pipeline)
+                self._gates[pipeline] = StageGate(
+                    (definition or {}).get("executionMode", "SUPERSEDED")
+                )
+            return self._gates[pipeline]
+
+    def _definition_unlocked(self, name: str) -> dict[str, Any] | None:
+        for account in codepipeline_backends.values():
+            for backend in account.values():
+                if name in backend.pipelines:
+                    return dict(backend.pipelines[name].pipeline)
+        return None
+
+    def _definition(self, request: ApiRequest, name: str) -> dict[str, Any]:
+        backend = codepipeline_backends[request.account_id][request.region]
+        if name not in backend.pipelines:
+            raise ApiException(
+                "PipelineNotFoundException",
+                f"Account '{request.account_id}' does not have a pipeline with name '{name}'",
+            )
+        return dict(backend.pipelines[name].pipeline)
+
+    # -- starting -------------------------------------------------------------------------
+    def start(
+        self,
+        pipeline: dict[str, Any],
+        region: str,
+        trigger: dict[str, str],
+        variables: list[Any] | None = None,
+        source_overrides: dict[str, str] | None = None,
+    ) -> str:
+        execution_id = str(uuid.uuid4())
+        doc = {
+            "pipelineName": pipeline["name"],
+            "pipelineVersion": pipeline.get("version", 1),
+            "pipelineExecutionId": execution_id,
+            "status": "InProgress",
+            "artifactRevisions": [],
+            "trigger": trigger,
+            "executionMode": pipeline.get("executionMode", "SUPERSEDED"),
+            "executionType": "STANDARD",
+            "variables": [
+                {"name": v["name"], "resolvedValue": v["value"]} for v in variables or []
+            ],
+            "startTime": now(),
+            "lastUpdateTime": now(),
+            "_stages": {},
+            "_sourceRevisions": [],
+            "_sourceOverrides": source_overrides or {},
+            "_region": region,
+        }
+        run = ExecutionRun(self, pipeline, doc, region)
+        run.save()
+        with self._lock:
+            self.running[execution_id] = run
+        run.start()
+        return execution_id
+
+    def forget(self, run: ExecutionRun) -> None:
+        with self._lock:
+            self.running.pop(run.execution_id, None)
+
+    def start_pipeline_execution(self, request: ApiRequest) -> ApiResponse:
+        params = request.params()
+        pipeline = self._definition(request, params.get("name", ""))
+        trigger = {
+            "triggerType": "StartPipelineExecution",
+            "triggerDetail": f"arn:aws:sts::{request.account_id}:assumed-role/opslib",
+        }
+        overrides = _source_overrides(pipeline, params.get("sourceRevisions") or [])
+        execution_id = self.start(
+            pipeline, request.region, trigger, params.get("variables"), overrides
+        )
+        return ApiResponse.json({"pipelineExecutionId": execution_id})
+
+    def on_create_pipeline(self, request: ApiRequest, _body: bytes) -> None:
+        """AWS starts a new pipeline at once; so does the emulator (after this request)."""
+        if os.environ.get("OPSLIB_PIPELINE_START_ON_CREATE", "1") == "0":
+            return
+        pipeline = self._definition(request, request.params()["pipeline"]["name"])
+        self._remember_heads(pipeline)
+        trigger = {"triggerType": "CreatePipeline", "triggerDetail": pipeline["name"]}
+        self.runtime.defer(self.start, pipeline, request.region, trigger)
+
+    # -- reading ----------------------------------------------------------------------------
+    def _execution(self, name: str, execution_id: str) -> dict[str, Any]:
+        doc = self.runtime.records.get(EXECUTION, execution_id)
+        if doc is None or doc["pipelineName"] != name:
+            raise ApiException(
+                "PipelineExecutionNotFoundException",
+                f"Pipeline execution {execution_id} does not exist in pipeline {name}",
+            )
+        return doc
+
+    def get_pipeline_execution(self, request: ApiRequest) -> ApiResponse:
+        params = request.params()
+        doc = self._execution(params.get("pipelineName", ""), params.get("pipelineExecutionId", ""))
+        return ApiResponse.json({"pipelineExecution": public(doc)})
+
+    def _executions(self, name: str) -> list[dict[str, Any]]:
+        return [d for d in self.runtime.records.all(EXECUTION) if d["pipelineName"] == name][::-1]
+
+    def list_pipeline_executions(self, request: ApiRequest) -> ApiResponse:
+        name = request.params().get("pipelineName", "")
+        self._definition(request, name)
+        summaries = [_summary(d) for d in self._executions(name)]
+        limit = int(request.params().get("maxResults") or 100)
+        return ApiResponse.json({"pipelineExecutionSummaries": summaries[:limit]})
+
+    def list_action_executions(self, request: ApiRequest) -> ApiResponse:
+        params = request.params()
+        name = params.get("pipelineName", "")
+        self._definition(request, name)
+        wanted = (params.get("filter") or {}).get("pipelineExecutionId")
+        ids = {d["pipelineExecutionId"] for d in self._executions(name)}
+        details = [
+            public(a)
+            for a in self.runtime.records.all(ACTION)
+            if a["pipelineExecutionId"] in ids
+            and (not wanted or a["pipelineExecutionId"] == wanted)
+        ]
+        return ApiResponse.json({"actionExecutionDetails": details[::-1]})
+
+    def get_pipeline_state(self, request: ApiRequest) -> ApiResponse:
+        name = request.params().get("name", "")
+        pipeline = self._definition(request, name)
+        executions = self._executions(name)
+        stages = [self._stage_state(stage, executions) for stage in pipeline["stages"]]
+        return ApiResponse.json(
+            {
+                "pipelineName": name,
+                "pipelineVersion": pipeline.get("version", 1),
+                "stageStates": stages,
+                "created": now(),
+                "updated": now(),
+            }
+        )
+
+    def _stage_state(
+        self, stage: dict[str, Any], executions: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        latest = next((d for d in executions if stage["name"] in d["_stages"]), None)
+        state: dict[str, Any] = {
+            "stageName": stage["name"],
+            "inboundTransitionState": {"enabled": True},
+            "actionStates": [],
+        }
+        if latest is None:
+            state["actionStates"] = [{"actionName": a["name"]} for a in stage["actions"]]
+            return state
+        entry = latest["_stages"][stage["name"]]
+        state["latestExecution"] = {
+            "pipelineExecutionId": latest["pipelineExecutionId"],
+            "status": entry["status"],
+        }
+        for action in stage["actions"]:
+            record = self.runtime.records.get(ACTION, entry["actions"].get(action["name"], ""))
+            state["actionStates"].append(_action_state(action["name"], record))
+        return state
+
+    # -- changing ----------------------------------------------------------------------------
+    def stop_pipeline_execution(self, request: ApiRequest) -> ApiResponse:
+        params = request.params()
+        doc = self._execution(params.get("pipelineName", ""), params.get("pipelineExecutionId", ""))
+        with self._lock:
+            run = self.running.get(doc["pipelineExecutionId"])
+        if run is None or doc["status"] != "InProgress":
+            raise ApiException(
+                "PipelineExecutionNotStoppableException",
+                f"Pipeline execution {doc['pipelineExecutionId']} is {doc['status']}",
+            )
+        with run.lock:
+            run.doc["status"] = "Stopping"
+            run.doc["stopTrigger"] = {"reason": params.get("reason", "")}
+        run.abandon = bool(params.get("abandon"))
+        run.stop_requested.set()
+        run.save()
+        return ApiResponse.json({"pipelineExecutionId": doc["pipelineExecutionId"]})
+
+    def put_approval_result(self, request: ApiRequest) -> ApiResponse:
+        params = request.params()
+        run = self._approval_run(params)
+        result = params.get("result", {})
+        event, slot = run.approvals[params["actionName"]]
+        slot[:] = [result.get("status", ""), result.get("summary", "")]
+        event.set()
+        return ApiResponse.json({"approvedAt": now()})
+
+    def _approval_run(self, params: dict[str, Any]) -> ExecutionRun:
+        with self._lock:
+            runs = [
+                r for r in self.running.values() if r.pipeline["name"] == params.get("pipelineName")
+            ]
+        for run in runs:
+            state = run.doc["_stages"].get(params.get("stageName", ""), {})
+            record = self.runtime.records.get(
+                ACTION, state.get("actions", {}).get(params.get("actionName", ""), "")
+            )
+            if (
+                record
+                and record["status"] == "InProgress"
+                and record["_token"] == params.get("token")
+            ):
+                return run
+        raise ApiException(
+            "ApprovalAlreadyCompletedException" if runs else "InvalidApprovalTokenException",
+            "no approval is waiting for that token",
+        )
+
+    # -- source polling --------------------------------------------------------------------------
+    def _source_heads(self, pipeline: dict[str, Any]) -> dict[str, str]:
+        heads = {}
+        for stage in pipeline["stages"]:
+            for action in stage["actions"]:
+                config = action.get("configuration", {})
+                if (
+                    action["actionTypeId"]["provider"] != "CodeStarSourceConnection"
+                    or str(config.get("DetectChanges", "true")).lower() == "false"
+                ):
+                    continue
+                repo = self.local_repository(config.get("ConnectionArn", ""))
+                try:
+                    heads[action["name"]] = (
+                        branch_head(Path(repo), config.get("BranchName", "main")).sha
+                        if repo
+                        else ""
+                    )
+                except OpslibError:
+                    heads[action["name"]] = ""
+        return heads
+
+    def _remember_heads(self, pipeline: dict[str, Any]) -> dict[str, str]:
+        heads = self._source_heads(pipeline)
+        self.runtime.records.put(HEADS, pipeline["name"], heads)
+        return heads
+
+    def start_poller(self) -> None:
+        self._poller.start()
+
+    def _poll_loop(self) -> None:
+        while not self.runtime.stopping.wait(self.poll_seconds):
+            try:
+                self.poll_once()
+            except Exception:
+                logger.exception("source polling failed")
+
+    def poll_once(self) -> None:
+        """Start an execution for each pipeline whose watched branch has a new commit."""
+        with self.runtime.gateway.lock:
+            pipelines = [
+                (region, dict(b.pipelines[n].pipeline))
+                for a in codepipeline_backends.values()
+                for region, b in a.items()
+                for n in list(b.pipelines)
+            ]
+        for region, pipeline in pipelines:
+            seen = self.runtime.records.get(HEADS, pipeline["name"]) or {}
+            heads = self._source_heads(pipeline)
+            if any(sha and sha != seen.get(name) for name, sha in heads.items()):
+                self.runtime.records.put(HEADS, pipeline["name"], heads)
+                self.start(
+                    pipeline,
+                    region,
+                    {
+                        "triggerType": "PollForSourceChanges",
+                        "triggerDetail": ",".join(heads.values()),
+                    },
+                )
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def recover(self) -> int:
+        """Close executions a crash left running as Failed, with the reason."""
+        count = 0
+        for doc in self.runtime.records.all(EXECUTION):
+            if doc["status"] in ("InProgress", "Stopping"):
+                doc.update(status="Failed", statusSummary=INTERRUPTED, lastUpdateTime=now())
+                for stage in doc["_stages"].values():
+                    stage["status"] = (
+                        "Failed" if stage["status"] == "InProgress" else stage["status"]
+                    )
+                self.runtime.records.put(EXECUTION, doc["pipelineExecutionId"], doc)
+                count += 1
+        for record in self.runtime.records.all(ACTION):
+            if record["status"] == "InProgress":
+                record.update(status="Failed", lastUpdateTime=now())
+                record["output"] = {
+                    "executionResult": {
+                        "errorDetails": {"code": "JobFailed", "message": INTERRUPTED}
+                    }
+                }
+                self.runtime.records.put(ACTION, record["actionExecutionId"], record)
+        return count
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        with self._lock:
+            runs = list(self.running.values())
+        for run in runs:
+            run.doc["stopTrigger"] = {"reason": "emulator stopped"}
+            run.abandon = True
+            run.stop_requested.set()
+        for run in runs:
+            run.thread.join(timeout)
+
+
+def _source_overrides(pipeline: dict[str, Any], revisions: list[dict[str, str]]) -> dict[str, str]:
+    """sourceRevisions of StartPipelineExecution, checked against the pipeline's actions."""
+    sources = {
+        a["name"] for stage in pipeline["stages"] for a in stage["actions"]
+        if a["actionTypeId"]["category"] == "Source"
+    }  # fmt: skip
+    overrides = {}
+    for revision in revisions:
+        if revision.get("actionName") not in sources:
+            raise ApiException(
+                "ValidationException",
+                f"sourceRevisions: {revision.get('actionName')!r} is not a source action",
+            )
+        if revision.get("revisionType") != "COMMIT_ID":
+            raise ApiException(
+                "ValidationException",
+                "sourceRevisions: the emulator's git sources take revisionType COMMIT_ID",
+            )
+        overrides[revision["actionName"]] = revision["revisionValue"]
+    return overrides
+
+
+def _summary(doc: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "pipelineExecutionId",
+        "status",
+        "statusSummary",
+        "startTime",
+        "lastUpdateTime",
+        "trigger",
+        "stopTrigger",
+        "executionMode",
+        "executionType",
+    )
+    summary = {k: doc[k] for k in keys if k in doc}
+    summary["sourceRevisions"] = doc.get("_sourceRevisions", [])
+    return summary
+
+
+def _action_state(name: str, record: dict[str, Any] | None) -> dict[str, Any]:
+    if record is None:
+        return {"actionName": name}
+    result = record.get("output", {}).get("executionResult", {})
+    latest = {
+        "actionExecutionId": record["actionExecutionId"],
+        "status": record["status"],
+        "summary": result.get("externalExecutionSummary", ""),
+        "lastStatusChange": record["lastUpdateTime"],
+        "externalExecutionId": result.get("externalExecutionId", ""),
+        "externalExecutionUrl": result.get("externalExecutionUrl", ""),
+    }
+    if record["status"] == "InProgress":
+        latest["token"] = record["_token"]
+    if "errorDetails" in result:
+        latest["errorDetails"] = result["errorDetails"]
+    return {"actionName": name, "latestExecution": latest}

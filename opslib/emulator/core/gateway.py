@@ -1,0 +1,231 @@
+"""The emulator's front door: one WSGI app that speaks the AWS wire protocols.
+
+Every request is identified as (service, operation) the way AWS routes it: the SigV4
+credential scope names the service, ``X-Amz-Target`` (JSON protocols) or ``Action``
+(query protocols) names the operation, and S3 is REST. An operation the emulator runs
+itself (StartBuild, BatchGetBuilds, ...) goes to its registered handler; everything else
+goes to moto. Mutating requests are serialized under one lock and answered only after
+the state they changed is snapshotted, which is what makes "acknowledged" mean "durable".
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.core.models import DEFAULT_ACCOUNT_ID
+
+from opslib.emulator.core.store import SNAPSHOT_SERVICES, MotoSnapshots
+
+logger = logging.getLogger(__name__)
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+_SCOPE_RE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+_READ_PREFIXES = (
+    "Get", "List", "Describe", "BatchGet", "Head", "Filter", "Lookup", "Search", "Query",
+    "Test", "Simulate", "Select", "Scan", "Check", "Validate",
+)  # fmt: skip
+# moto's backend name where it differs from the SigV4 signing name.
+_BACKEND_NAMES = {"monitoring": "cloudwatch", "tagging": "resourcegroupstaggingapi"}
+# Operations of one service that also change another's state (EventBridge targets).
+_SIDE_EFFECTS = {"events": ("logs", "sns"), "cloudwatch": ("sns",)}
+
+
+@dataclass
+class ApiRequest:
+    """One AWS API call as the gateway saw it."""
+
+    service: str  # the SigV4 signing name: codebuild, s3, monitoring, ...
+    operation: str  # StartBuild, PutObject is "PUT /bucket/key" for REST
+    region: str
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    account_id: str = DEFAULT_ACCOUNT_ID
+
+    @property
+    def is_mutating(self) -> bool:
+        if self.service == "s3" or " " in self.operation:
+            return self.method not in ("GET", "HEAD", "OPTIONS")
+        return not self.operation.startswith(_READ_PREFIXES)
+
+    def params(self) -> dict[str, Any]:
+        """The JSON body of a JSON-protocol request ({} when empty)."""
+        if not self.body:
+            return {}
+        data = json.loads(self.body)
+        return data if isinstance(data, dict) else {}
+
+
+@dataclass
+class ApiResponse:
+    """What a handler answers; JSON helpers follow AWS's JSON-protocol error shape."""
+
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def json(cls, data: Any, status: int = 200) -> ApiResponse:
+        body = json.dumps(data, default=str).encode()
+        return cls(status, body, [("Content-Type", "application/x-amz-json-1.1")])
+
+    @classmethod
+    def error(cls, code: str, message: str, status: int = 400) -> ApiResponse:
+        response = cls.json({"__type": code, "message": message}, status)
+        response.headers.append(("x-amzn-ErrorType", code))
+        return response
+
+
+class ApiException(Exception):
+    """Raised by a handler to answer with an AWS error code (e.g. ResourceNotFoundException)."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+Handler = Callable[[ApiRequest], ApiResponse]
+AfterHook = Callable[[ApiRequest, bytes], None]
+
+
+def _scope(environ: dict[str, Any]) -> tuple[str, str]:
+    """(region, service) from the Authorization header or a presigned URL's credential."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+    credential = (
+        "Credential=" + query["X-Amz-Credential"][0] if "X-Amz-Credential" in query else auth
+    )
+    match = _SCOPE_RE.search(credential)
+    return (match.group(1), match.group(2)) if match else ("us-east-1", "unknown")
+
+
+def _operation(environ: dict[str, Any], body: bytes) -> str:
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return str(target).rsplit(".", 1)[-1]
+    path = environ.get("PATH_INFO", "")
+    cbor = re.match(r"^/service/[^/]+/operation/(\w+)$", path)
+    if cbor:
+        return cbor.group(1)
+    form = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        form.update(urllib.parse.parse_qs(body.decode("utf-8", "replace")))
+    if "Action" in form:
+        return str(form["Action"][0])
+    return f"{environ.get('REQUEST_METHOD', 'GET')} {path}"
+
+
+def read_request(environ: dict[str, Any]) -> ApiRequest:
+    """Read the body once and put it back, so moto can read it again."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    region, service = _scope(environ)
+    headers = {
+        k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")
+    }
+    return ApiRequest(
+        service=service,
+        operation=_operation(environ, body),
+        region=region,
+        method=environ.get("REQUEST_METHOD", "GET"),
+        path=environ.get("PATH_INFO", ""),
+        headers=headers,
+        body=body,
+    )
+
+
+class Gateway:
+    """WSGI app: routes each request to an emulator handler or to moto, then persists."""
+
+    def __init__(self, moto_app: WsgiApp, snapshots: MotoSnapshots, health: Callable[[], Any]):
+        self.moto_app = moto_app
+        self.snapshots = snapshots
+        self.health = health
+        self.lock = threading.RLock()
+        self.handlers: dict[tuple[str, str], Handler] = {}
+        self.after_hooks: dict[tuple[str, str], list[AfterHook]] = {}
+
+    def handle(self, service: str, operation: str, handler: Handler) -> None:
+        """Let the emulator answer ``operation`` of ``service`` instead of moto."""
+        self.handlers[(service, operation)] = handler
+
+    def after(self, service: str, operation: str, hook: AfterHook) -> None:
+        """Run ``hook`` after moto answered ``operation`` successfully (e.g. start a host)."""
+        self.after_hooks.setdefault((service, operation), []).append(hook)
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/opslib/health":
+            response = ApiResponse.json(self.health())
+        else:
+            request = read_request(environ)
+            with self.lock:
+                response = self._dispatch(request, environ)
+        start_response(f"{response.status} {_reason(response.status)}", response.headers)
+        return [response.body]
+
+    def _dispatch(self, request: ApiRequest, environ: dict[str, Any]) -> ApiResponse:
+        handler = self.handlers.get((request.service, request.operation))
+        if handler is not None:
+            return self._run_handler(handler, request)
+        response = self._call_moto(environ)
+        if request.is_mutating and response.status < 300:
+            for hook in self.after_hooks.get((request.service, request.operation), []):
+                hook(request, response.body)
+            self.snapshots.save(self._dirty(request))
+        return response
+
+    def _run_handler(self, handler: Handler, request: ApiRequest) -> ApiResponse:
+        try:
+            response = handler(request)
+        except ApiException as exc:
+            return ApiResponse.error(exc.code, str(exc), exc.status)
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("bad %s.%s request: %r", request.service, request.operation, exc)
+            return ApiResponse.error("InvalidInputException", f"invalid request: {exc}")
+        if request.is_mutating:
+            self.snapshots.save(self._dirty(request))
+        return response
+
+    def _call_moto(self, environ: dict[str, Any]) -> ApiResponse:
+        captured: dict[str, Any] = {}
+
+        def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
+            captured["status"], captured["headers"] = int(status.split()[0]), headers
+
+        chunks = self.moto_app(environ, start_response)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close:
+                close()
+        return ApiResponse(captured["status"], body, list(captured["headers"]))
+
+    @staticmethod
+    def _dirty(request: ApiRequest) -> list[str]:
+        backend = _BACKEND_NAMES.get(request.service, request.service)
+        if backend not in SNAPSHOT_SERVICES:
+            return list(SNAPSHOT_SERVICES)  # unknown origin: be safe, save everything
+        return [backend, *_SIDE_EFFECTS.get(backend, ())]
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"

@@ -1,0 +1,217 @@
+"""Start, stop and inspect the emulator process from the outside (CLI, tests, runbooks).
+
+The emulator is one background process bound to 127.0.0.1. Its state directory holds
+``emulator.json`` (pid, port, start time, written by the server once it listens), the
+log ``emulator.log`` and the durable state. A health endpoint (``/opslib/health``) says
+whether it answers; readiness is polled with a deadline, never assumed after a sleep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from opslib.emulator.core.store import directory_size
+from opslib.exceptions import EmulatorError, EmulatorNotRunning
+
+INFO_FILE = "emulator.json"
+LOG_FILE = "emulator.log"
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class EmulatorInfo:
+    """A running emulator: where it answers and since when."""
+
+    pid: int
+    port: int
+    started: float
+    state_dir: Path
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass(frozen=True)
+class EmulatorStatus:
+    """What ``opslib emulator status`` shows."""
+
+    running: bool
+    state_dir: Path
+    state_bytes: int
+    info: EmulatorInfo | None = None
+    health: dict[str, Any] | None = None
+
+    @property
+    def uptime_seconds(self) -> float:
+        return time.time() - self.info.started if self.info else 0.0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def read_info(state_dir: Path) -> EmulatorInfo | None:
+    """The info file of a live emulator, or None (a stale file is ignored)."""
+    try:
+        data = json.loads((state_dir / INFO_FILE).read_text())
+        info = EmulatorInfo(int(data["pid"]), int(data["port"]), float(data["started"]), state_dir)
+    except (OSError, ValueError, KeyError):
+        return None
+    return info if _pid_alive(info.pid) else None
+
+
+def health(endpoint: str, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The emulator's health document, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(f"{endpoint}/opslib/health", timeout=timeout) as response:
+            data = json.loads(response.read())
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def status(state_dir: Path) -> EmulatorStatus:
+    info = read_info(state_dir)
+    doc = health(info.endpoint) if info else None
+    return EmulatorStatus(doc is not None, state_dir, directory_size(state_dir), info, doc)
+
+
+def _log_tail(state_dir: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join((state_dir / LOG_FILE).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _spawn(state_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / INFO_FILE).unlink(missing_ok=True)
+    command = [sys.executable, "-m", "opslib.emulator.server"]
+    command += ["--state-dir", str(state_dir), "--port", str(port)]
+    with open(state_dir / LOG_FILE, "ab") as log:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # not killed with the terminal that started it
+            close_fds=True,
+        )
+
+
+def _wait_ready(process: subprocess.Popen[bytes], state_dir: Path, timeout: float) -> EmulatorInfo:
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise EmulatorError(
+                f"the emulator exited at start (status {process.returncode}); "
+                f"log {state_dir / LOG_FILE}:\n{_log_tail(state_dir)}"
+            )
+        info = read_info(state_dir)
+        if info and info.pid == process.pid and health(info.endpoint):
+            return info
+        time.sleep(delay)  # readiness poll with a deadline, backing off
+        delay = min(delay * 1.5, 0.25)
+    process.kill()
+    raise EmulatorError(
+        f"the emulator did not answer within {timeout:.0f}s; see {state_dir / LOG_FILE}"
+    )
+
+
+def start(state_dir: Path, port: int = 0, timeout: float = START_TIMEOUT) -> EmulatorInfo:
+    """Start the emulator (or return the one already running on this state dir)."""
+    state_dir = state_dir.resolve()
+    running = read_info(state_dir)
+    if running and health(running.endpoint):
+        return running
+    if running and not _gone_within(running.pid, 5.0):
+        raise EmulatorError(
+            f"an emulator process ({running.pid}) holds {state_dir} but does not answer; "
+            "run 'opslib emulator stop' first"
+        )
+    process = _spawn(state_dir, port)
+    return _wait_ready(process, state_dir, timeout)
+
+
+def stop(state_dir: Path, timeout: float = STOP_TIMEOUT) -> bool:
+    """Stop the emulator gracefully (TERM, then KILL at the deadline); False if none ran."""
+    info = read_info(state_dir.resolve())
+    if info is None:
+        return False
+    _signal(info.pid, signal.SIGTERM)
+    if not _gone_within(info.pid, timeout):
+        _signal(info.pid, signal.SIGKILL)
+        _gone_within(info.pid, 5.0)
+    (state_dir / INFO_FILE).unlink(missing_ok=True)
+    return True
+
+
+def _gone_within(pid: int, timeout: float) -> bool:
+    """Whether a process exits in time; collects its exit status if it is our child."""
+    deadline = time.monotonic() + timeout
+    while True:
+        _reap(pid)
+        if not _pid_alive(pid):
+            _reap(pid)  # a child that just became a zombie
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)  # a process exiting: nothing to wait on across processes
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the emulator is our own child (a test, the demo)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def reset(state_dir: Path) -> None:
+    """Stop the emulator and delete its whole state: a fresh, empty AWS."""
+    stop(state_dir)
+    if state_dir.exists():
+        shutil.rmtree(state_dir)
+
+
+def log_lines(state_dir: Path, lines: int = 50) -> list[str]:
+    """The last ``lines`` lines of the emulator's log."""
+    path = state_dir / LOG_FILE
+    if not path.exists():
+        raise EmulatorNotRunning(f"no emulator log at {path}: the emulator never ran here")
+    return path.read_text(errors="replace").splitlines()[-lines:]

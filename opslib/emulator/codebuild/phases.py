@@ -1,7 +1,7 @@
 """Run a build's buildspec phases for real, locally, with CodeBuild's phase flow.
 
 Each command runs in a fresh shell that restores what the previous one exported and where it
-``cd``-ed, like CodeBuild's per-command ``script.sh`` (buildshell.py); ``exit 3`` fails just
+``cd``-ed, like CodeBuild's per-command ``script.sh`` (shell.py); ``exit 3`` fails just
 that command. The flow on failure (``on-failure``, ``finally``, POST_BUILD after a failed BUILD
 with ``CODEBUILD_BUILD_SUCCEEDING=0``, the always-attempted UPLOAD_ARTIFACTS) mirrors CodeBuild.
 Everything, every observer call included, happens in the calling thread. The caller records
@@ -35,7 +35,7 @@ from opslib.emulator.codebuild.shell import (
 from opslib.exceptions import ExecutionError
 from opslib.specs import Buildspec, OnFailure, Phase, PhaseName
 
-__all__ = [  # container_line lives in buildshell now and stays importable from here
+__all__ = [  # container_line lives in shell.py now and stays importable from here
     "HOST_ONLY_VARIABLES", "INTERRUPT_CONTEXTS", "RUNTIME_PROBES", "SHELLS", "BuildObserver",
     "BuildOutcome", "BuildRequest", "PhaseRecord", "PhaseType", "StatusType", "Upload",
     "build_environment", "container_line", "run_build", "runtime_message",

@@ -3,7 +3,7 @@
 The record kept for a build is the BatchGetBuilds document itself (AWS's wire shape), so
 what a client reads is exactly what was persisted. The run mirrors CodeBuild's phases:
 SUBMITTED, QUEUED, PROVISIONING (a fresh work directory), DOWNLOAD_SOURCE (the S3 zip),
-then the buildspec's phases, command by command (executor.py), UPLOAD_ARTIFACTS, FINALIZING and
+then the buildspec's phases, command by command (phases.py), UPLOAD_ARTIFACTS, FINALIZING and
 COMPLETED. Every phase change is persisted, emitted as an EventBridge event and logged to
 the build's CloudWatch Logs stream while the build runs.
 """

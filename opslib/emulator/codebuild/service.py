@@ -1,7 +1,7 @@
 """CodeBuild's build APIs, answered by the emulator so that builds really run.
 
 moto keeps the projects (CreateProject, BatchGetProjects, ...); the emulator owns the
-builds: StartBuild starts a real run (buildrun.py), BatchGetBuilds / ListBuilds /
+builds: StartBuild starts a real run (run.py), BatchGetBuilds / ListBuilds /
 ListBuildsForProject read the persisted records, StopBuild stops a running build. On
 start, builds a crash left IN_PROGRESS are closed as FAULT with the reason, never left
 hanging.

@@ -19,7 +19,7 @@ Every line the agent logs is appended, in the real agent's format
 ``logs/scripts.log`` and to the agent's deployment log at its real path on the host,
 :data:`DEPLOYMENT_LOG` under the host root. The agent itself never calls CloudWatch Logs:
 as on EC2, that file reaches CloudWatch only through the CloudWatch agent's config in SSM
-(hostlogs.py ships it to the group and stream the config names; no config, no shipping).
+(ec2/logagent.py ships it to the group and stream the config names; no config, no shipping).
 """
 
 from __future__ import annotations

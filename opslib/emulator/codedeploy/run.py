@@ -1,9 +1,9 @@
 """One CodeDeploy deployment, carried out by a worker thread of the emulator.
 
-The worker owns the deployment's record (deploymodel.py) and persists it at every change:
+The worker owns the deployment's record (model.py) and persists it at every change:
 the deployment's status and overview, each instance's status and lifecycle events. It
-schedules instances with the deployment config's Fleet (deployconfigs.py), runs each on
-its own thread through the host's agent (deployagent.py), polls the group's CloudWatch
+schedules instances with the deployment config's Fleet (configs.py), runs each on
+its own thread through the host's agent (agent.py), polls the group's CloudWatch
 alarms while it runs, and emits AWS's EventBridge notifications:
 
 - "CodeDeploy Deployment State-change Notification", state START / SUCCESS / FAILURE / STOP

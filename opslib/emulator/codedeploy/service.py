@@ -2,9 +2,9 @@
 
 moto keeps applications and deployment groups (CreateApplication, CreateDeploymentGroup,
 ...); the emulator owns deployments and deployment configs. CreateDeployment selects the
-group's running instances by tag and starts a worker (deployrun.py) that runs the
-revision's lifecycle on each instance's local host (deployagent.py). Reads come from the
-persisted records (deployreads.py). StopDeployment stops scheduling and ends the running
+group's running instances by tag and starts a worker (run.py) that runs the
+revision's lifecycle on each instance's local host (agent.py). Reads come from the
+persisted records (reads.py). StopDeployment stops scheduling and ends the running
 hook. One deployment per group is active at a time (DeploymentLimitExceededException).
 
 Automatic rollback mirrors CodeDeploy: when a deployment fails (DEPLOYMENT_FAILURE) or

@@ -3,7 +3,7 @@
 moto keeps applications and deployment groups; they are read in-process, so callers must
 hold the gateway's lock (a handler does; a worker takes it briefly). The instances are
 moto's EC2 instances in state ``running`` whose tags match the group, each with its local
-host (hosts.py). Tag matching mirrors CodeDeploy: within ``ec2TagFilters`` any filter
+host (ec2/hosts.py). Tag matching mirrors CodeDeploy: within ``ec2TagFilters`` any filter
 matching selects an instance (OR); with ``ec2TagSet`` an instance must match some filter
 of *every* group in the set (AND of ORs).
 

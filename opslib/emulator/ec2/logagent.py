@@ -11,7 +11,7 @@ is shipped, as on an instance whose CloudWatch agent has no config.
 
 Files written by the emulator itself are no exception: the deploy agent's
 ``/opt/codedeploy-agent/deployment-root/deployment-logs/codedeploy-agent-deployments.log``
-(deployagent.py) reaches CloudWatch only if a ``collect_list`` entry names it, in the group
+(codedeploy/agent.py) reaches CloudWatch only if a ``collect_list`` entry names it, in the group
 and stream that entry says (the stack's config: ``/<stack>/codedeploy-agent-deployments``,
 stream ``{instance_id}``).
 

@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from opslib import emulator  # noqa: E402
-from opslib.emulator.core.lifecycle import EmulatorInfo  # noqa: E402
+from opslib.emulator import EmulatorInfo  # noqa: E402
 from tests.emulator import deploy_helpers as helpers  # noqa: E402
 from tests.emulator.conftest import client  # noqa: E402
 

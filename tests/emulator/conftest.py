@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from opslib import emulator
-from opslib.emulator.core.lifecycle import EmulatorInfo
+from opslib.emulator import EmulatorInfo
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"

@@ -11,8 +11,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from opslib.emulator import EmulatorInfo
 from opslib.emulator.codebuild.artifacts import write_zip
-from opslib.emulator.core.lifecycle import EmulatorInfo
 from opslib.stack.context import Names
 from opslib.stack.hostconfig import agent_config
 from tests.emulator.conftest import REGION, REPO, client

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from opslib.emulator.core.lifecycle import EmulatorInfo
+from opslib.emulator import EmulatorInfo
 from tests.emulator.conftest import ROLE_ARN, client
 
 TERMINAL = {"Succeeded", "Failed", "Stopped", "Superseded"}

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from opslib.emulator.core.lifecycle import EmulatorInfo
+from opslib.emulator import EmulatorInfo
 from opslib.ops.builds import package_source
 from tests.emulator.conftest import REPO, aws_cli, client, create_project, make_zip, upload_source
 

@@ -21,8 +21,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from opslib import emulator
+from opslib.emulator import EmulatorInfo
 from opslib.emulator.codedeploy.agent import DEPLOYMENT_LOG
-from opslib.emulator.core.lifecycle import EmulatorInfo
 from tests.emulator.conftest import aws_cli, client
 from tests.emulator.deploy_helpers import (
     APP,

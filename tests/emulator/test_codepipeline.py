@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from opslib.emulator.core.lifecycle import EmulatorInfo
+from opslib.emulator import EmulatorInfo
 from tests.emulator.conftest import aws_cli, client
 from tests.emulator.pipeline_helpers import (
     QUICK_BUILDSPEC,

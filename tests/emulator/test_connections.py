@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opslib.emulator.core.lifecycle import EmulatorInfo
+from opslib.emulator import EmulatorInfo
 from tests.emulator.conftest import client
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from opslib import stack
 from opslib.config import parse_config
-from opslib.emulator.core.lifecycle import EmulatorInfo
+from opslib.emulator import EmulatorInfo
 from opslib.ops import pipeline
 from opslib.target import Session, Target, TargetKind
 from tests.emulator.conftest import REPO, client

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from opslib.emulator.core.lifecycle import EmulatorInfo
+from opslib.emulator import EmulatorInfo
 from tests.emulator.conftest import ROLE_ARN, client
 
 ENVIRONMENT = {

@@ -10,7 +10,7 @@ import pytest
 
 from opslib import emulator
 from opslib.config import load_config
-from opslib.emulator.core.lifecycle import EmulatorInfo
+from opslib.emulator import EmulatorInfo
 from opslib.target import connect
 from tests.emulator.conftest import client
 

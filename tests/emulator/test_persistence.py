@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from opslib.emulator.core.lifecycle import EmulatorInfo
+from opslib.emulator import EmulatorInfo
 from tests.emulator.conftest import client, create_project
 
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from opslib import stack
 from opslib.cli.main import cli
 from opslib.config import StackConfig, parse_config
-from opslib.emulator.core.lifecycle import EmulatorInfo
+from opslib.emulator import EmulatorInfo
 from opslib.exceptions import AwsError, ExecutionError
 from opslib.stack.codebuild import Project
 from opslib.stack.model import STACK_TAG, Action

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from opslib.config import StackConfig
 from opslib.runbooks.verdict import Verdict
-from opslib.stack.model import STACK_TAG
 from opslib.stack.network import ENDPOINT_TAG
+from opslib.stack.tags import STACK_TAG
 from opslib.target import Session, aws_errors
 
 if TYPE_CHECKING:

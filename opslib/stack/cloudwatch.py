@@ -9,8 +9,9 @@ from typing import Any
 from opslib.stack import tags
 from opslib.stack.api import Api
 from opslib.stack.context import Context
-from opslib.stack.model import STACK_TAG, Resource, State, changed_under
+from opslib.stack.model import Resource, State, changed_under
 from opslib.stack.policies import events_to_logs_policy
+from opslib.stack.tags import STACK_TAG
 
 EVENT_SOURCES = ["aws.codebuild", "aws.codedeploy", "aws.codepipeline", "aws.ec2", "aws.cloudwatch"]
 EVENT_TYPES = [

@@ -3,7 +3,7 @@
 Names are derived from the config alone (plus the account id, which the bucket name needs
 because S3 names are global), so the same config always means the same resources. Facts
 are ids AWS assigns (a security group id, a connection ARN): learned while planning or
-applying, and :data:`~opslib.stack.model.UNKNOWN` until then.
+applying, and :data:`UNKNOWN` until then.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from opslib.config import StackConfig
-from opslib.stack.model import STACK_TAG, UNKNOWN
+from opslib.stack.tags import STACK_TAG
 
 BUCKET_NAME_MAX = 63
 CONNECTION_NAME_MAX = 32
 AGENT_CONFIG_PARAMETER = "AmazonCloudWatch-linux"
 LOCAL_REPOSITORY_TAG = "opslib:local-repository"
+UNKNOWN = "(known after apply)"  # a fact not learned yet (the id AWS will assign)
 
 
 @dataclass(frozen=True)

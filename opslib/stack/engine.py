@@ -21,6 +21,7 @@ from opslib.stack.api import Api, CallLog
 from opslib.stack.context import Context
 from opslib.stack.model import Action, Change, Plan, Resource, State, decide
 from opslib.stack.registry import resources
+from opslib.stack.tags import STACK_TAG
 from opslib.target import Session
 
 logger = logging.getLogger(__name__)
@@ -176,8 +177,6 @@ def destroy(
 
 def tagged_leftovers(api: Api, stack: str) -> list[str]:
     """ARNs still tagged with the stack (the Resource Groups Tagging API), live ones only."""
-    from opslib.stack.model import STACK_TAG
-
     filters = [{"Key": STACK_TAG, "Values": [stack]}]
     found = api.pages(
         "resourcegroupstaggingapi", "get_resources", "ResourceTagMappingList", TagFilters=filters

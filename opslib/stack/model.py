@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from opslib.stack.tags import STACK_TAG
+
 if TYPE_CHECKING:
     from opslib.stack.api import Api
     from opslib.stack.context import Context
-
-STACK_TAG = "opslib:stack"
-UNKNOWN = "(known after apply)"
 
 State = dict[str, Any]
 

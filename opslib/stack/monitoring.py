@@ -13,8 +13,9 @@ from typing import Any
 
 from opslib.stack import tags
 from opslib.stack.api import Api
-from opslib.stack.context import Context
-from opslib.stack.model import STACK_TAG, UNKNOWN, Resource, State, changed_under
+from opslib.stack.context import UNKNOWN, Context
+from opslib.stack.model import Resource, State, changed_under
+from opslib.stack.tags import STACK_TAG
 
 DASHBOARD_MARKER = "opslib:stack="
 

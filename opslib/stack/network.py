@@ -9,7 +9,8 @@ from opslib.stack import tags
 from opslib.stack.api import Api
 from opslib.stack.context import Context
 from opslib.stack.hostconfig import latest_ami, user_data
-from opslib.stack.model import STACK_TAG, Resource, State, changed_under
+from opslib.stack.model import Resource, State, changed_under
+from opslib.stack.tags import STACK_TAG
 
 SSH_PORT = 22
 INDEX_TAG = "opslib:fleet-index"

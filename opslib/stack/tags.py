@@ -1,9 +1,15 @@
-"""Tags in the three shapes AWS APIs use: ``[{Key, Value}]``, ``[{key, value}]``, ``{k: v}``."""
+"""Tags in the three shapes AWS APIs use: ``[{Key, Value}]``, ``[{key, value}]``, ``{k: v}``.
+
+Also the stack's own tag key: every resource of a stack carries it, and ``down`` deletes only
+what carries it with the stack's name.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+STACK_TAG = "opslib:stack"
 
 
 def to_list(

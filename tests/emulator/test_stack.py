@@ -16,7 +16,8 @@ from opslib.config import StackConfig, parse_config
 from opslib.emulator import EmulatorInfo
 from opslib.exceptions import AwsError, ExecutionError
 from opslib.stack.codebuild import Project
-from opslib.stack.model import STACK_TAG, Action
+from opslib.stack.model import Action
+from opslib.stack.tags import STACK_TAG
 from opslib.target import Session, Target, TargetKind
 from tests.emulator.conftest import REPO, client
 

@@ -7,13 +7,13 @@ import pytest
 from opslib.stack.cloudwatch import EVENT_SOURCES, event_pattern
 from opslib.stack.codedeploy import DeploymentGroup
 from opslib.stack.codepipeline import stages
-from opslib.stack.context import LOCAL_REPOSITORY_TAG, Names
+from opslib.stack.context import LOCAL_REPOSITORY_TAG, UNKNOWN, Names
 from opslib.stack.hostconfig import agent_config, user_data
-from opslib.stack.model import STACK_TAG, UNKNOWN
 from opslib.stack.monitoring import StatusCheckAlarms, dashboard_body, metric_filters
 from opslib.stack.network import Fleet, ingress_rules
 from opslib.stack.registry import resources
 from opslib.stack.source import Connection
+from opslib.stack.tags import STACK_TAG
 from tests.unit.stack_fixtures import ACCOUNT, CONNECTION_ARN, make_context
 
 

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from opslib.stack.model import (
-    STACK_TAG,
     Action,
     Change,
     FieldChange,
@@ -17,6 +16,7 @@ from opslib.stack.model import (
     diff_fields,
     flatten,
 )
+from opslib.stack.tags import STACK_TAG
 
 
 def test_flatten_joins_nested_keys_and_keeps_lists_whole() -> None:

@@ -4,7 +4,7 @@ Records are kept in AWS's wire shape (GetPipelineExecution, ListActionExecutions
 persisted at every change. Stages run in order; within a stage, actions run by runOrder.
 A stage holds one execution at a time: how a newer execution catches up with an older one
 (supersede, queue, or run in parallel) is the pipeline's executionMode, decided by the
-pipeline's :class:`~opslib.emulator.codepipeline.service.StageGate`.
+pipeline's :class:`~opslib.emulator.codepipeline.gate.StageGate`.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ import re
 import threading
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from opslib.emulator.codepipeline.actions import ActionResult, runner_for
+from opslib.emulator.codepipeline.gate import StageGate
+from opslib.emulator.core.runtime import Runtime
 from opslib.emulator.core.telemetry import emit_event
 from opslib.exceptions import OpslibError
-
-if TYPE_CHECKING:
-    from opslib.emulator.codepipeline.service import PipelineService
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +32,24 @@ def now() -> float:
     return datetime.now(UTC).timestamp()
 
 
+class Conductor(Protocol):
+    """What an execution asks of the service that started it (the PipelineService)."""
+
+    @property
+    def runtime(self) -> Runtime: ...
+
+    def local_repository(self, connection_arn: str) -> str | None: ...
+
+    def gate(self, pipeline: str) -> StageGate: ...
+
+    def forget(self, run: ExecutionRun) -> None: ...
+
+
 class ExecutionRun:
     """A running execution: its record, its thread, and how to stop or approve it."""
 
     def __init__(
-        self, service: PipelineService, pipeline: dict[str, Any], doc: dict[str, Any], region: str
+        self, service: Conductor, pipeline: dict[str, Any], doc: dict[str, Any], region: str
     ):
         self.service = service
         self.runtime = service.runtime

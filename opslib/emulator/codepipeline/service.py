@@ -19,6 +19,7 @@ from typing import Any
 from moto.codepipeline.models import codepipeline_backends
 
 from opslib.emulator.codepipeline.connections import ConnectionService
+from opslib.emulator.codepipeline.gate import StageGate
 from opslib.emulator.codepipeline.gitsource import branch_head
 from opslib.emulator.codepipeline.run import ACTION, EXECUTION, ExecutionRun, now
 from opslib.emulator.core.gateway import ApiException, ApiRequest, ApiResponse
@@ -31,52 +32,6 @@ logger = logging.getLogger(__name__)
 HEADS = "source-head"
 DEFAULT_POLL_SECONDS = 10.0
 INTERRUPTED = "the emulator stopped while this execution ran (killed or crashed)"
-
-
-class StageGate:
-    """Which execution is in, or waiting for, each stage of one pipeline.
-
-    A stage processes one execution at a time. SUPERSEDED (the default): a newer execution
-    waiting for a stage replaces an older one waiting there, which ends Superseded.
-    QUEUED: they wait their turn. PARALLEL: no gate at all.
-    """
-
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
-        self.cond = threading.Condition()
-        self.occupant: dict[str, ExecutionRun] = {}
-        self.waiting: dict[str, ExecutionRun] = {}
-
-    def enter(self, run: ExecutionRun, stage: str) -> bool:
-        """Wait to enter ``stage``; False when superseded or stopped meanwhile."""
-        if self.mode == "PARALLEL":
-            return not run.stopping()
-        with self.cond:
-            self._release(run)
-            older = self.waiting.get(stage)
-            if self.mode == "SUPERSEDED" and older is not None and older is not run:
-                older.superseded = True
-            self.waiting[stage] = run
-            while self.occupant.get(stage) not in (None, run):
-                if run.superseded or run.stopping():
-                    break
-                self.cond.wait(0.5)
-            if self.waiting.get(stage) is run:
-                del self.waiting[stage]
-            if run.superseded or run.stopping():
-                self.cond.notify_all()
-                return False
-            self.occupant[stage] = run
-            return True
-
-    def _release(self, run: ExecutionRun) -> None:
-        for stage in [s for s, r in self.occupant.items() if r is run]:
-            del self.occupant[stage]
-        self.cond.notify_all()
-
-    def leave(self, run: ExecutionRun) -> None:
-        with self.cond:
-            self._release(run)
 
 
 class PipelineService:

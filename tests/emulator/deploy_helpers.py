@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from opslib.emulator import EmulatorInfo
-from opslib.emulator.codebuild.artifacts import write_zip
+from opslib.emulator.core.zips import write_zip
 from opslib.stack.context import Names
 from opslib.stack.hostconfig import agent_config
 from tests.emulator.conftest import REGION, REPO, client

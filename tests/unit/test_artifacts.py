@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from opslib.emulator.codebuild.artifacts import collect, extract_zip, glob_regex, write_zip
+from opslib.emulator.codebuild.artifacts import collect, glob_regex
+from opslib.emulator.core.zips import extract_zip, write_zip
 from opslib.exceptions import ExecutionError
 from opslib.specs import Artifacts
 

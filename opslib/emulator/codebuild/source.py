@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opslib.emulator.codebuild.artifacts import collect, extract_zip, write_zip
+from opslib.emulator.codebuild.artifacts import collect
 from opslib.emulator.core.runtime import INTERNAL_CREDENTIALS, Runtime
+from opslib.emulator.core.zips import extract_zip, write_zip
 from opslib.exceptions import ExecutionError, SpecError
 from opslib.specs import Artifacts, Buildspec, load_buildspec
 

@@ -38,7 +38,6 @@ from typing import Any
 
 import yaml
 
-from opslib.emulator.codebuild.artifacts import extract_zip
 from opslib.emulator.codedeploy.hooks import ScriptCall, ScriptOutput, run_script
 from opslib.emulator.codedeploy.install import HostPaths, Installer, remove_previous
 from opslib.emulator.codedeploy.model import (
@@ -50,6 +49,7 @@ from opslib.emulator.codedeploy.model import (
     ScriptError,
 )
 from opslib.emulator.core.runtime import INTERNAL_CREDENTIALS, Runtime
+from opslib.emulator.core.zips import extract_zip
 from opslib.emulator.ec2.hosts import HOST_ENV
 from opslib.exceptions import ExecutionError, OpslibError
 from opslib.specs import Appspec, FileExistsBehavior, LifecycleEvent, load_appspec

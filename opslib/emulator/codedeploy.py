@@ -341,10 +341,15 @@ class DeployService:
                    context["arns"])  # fmt: skip
 
     def shutdown(self, timeout: float = 15.0) -> None:
-        """Stop running deployments (they end Stopped) and wait for their threads."""
+        """End running deployments' hooks and wait for their threads.
+
+        Their records stay InProgress: the next start fails them and rolls them back as
+        after a crash, once the hosts are back (:meth:`recover`, :meth:`announce_recovered`).
+        """
         with self._lock:
             runs = list(self.running.values())
         for run in runs:
+            run.abandoned.set()
             run.request_stop(StopCause(ErrorCode.INTERNAL_ERROR, SHUTDOWN_REASON))
         for run in runs:
             if run.thread.is_alive():

@@ -76,8 +76,9 @@ def test_running_instances_serve_their_app_after_a_restart(
         terminate_all(second)
 
 
-def test_a_deployment_cut_short_by_a_crash_rolls_back(
-    start_emulator: Callable[..., EmulatorInfo], tmp_path: Path
+@pytest.mark.parametrize("how", ["stop", "kill -9"])
+def test_a_deployment_cut_short_by_a_restart_rolls_back(
+    start_emulator: Callable[..., EmulatorInfo], tmp_path: Path, how: str
 ) -> None:
     first = start_emulator()
     ids = launch(first, 2, "Crash-Rollback")
@@ -96,8 +97,7 @@ def test_a_deployment_cut_short_by_a_crash_rolls_back(
         what="ValidateService to run",
     )  # fmt: skip
     wait_until(lambda: processes_mentioning("sleep 2718"), what="the hanging hook")
-    os.kill(first.pid, signal.SIGKILL)
-    second = start_emulator()
+    second = _restart(start_emulator, first, how)
     try:
         failed = client(second, "codedeploy").get_deployment(deploymentId=cut)["deploymentInfo"]
         assert failed["status"] == "Failed"

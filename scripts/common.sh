@@ -29,6 +29,7 @@ RUN_DIR="$HOST_ROOT/var/run"
 PID_FILE="$RUN_DIR/$APP_NAME.pid"
 LOG_DIR="$HOST_ROOT/var/log/$APP_NAME"
 LOG_FILE="$LOG_DIR/app.log"
+BOOT_DIR="$HOST_ROOT/etc/opslib/boot.d"   # emulator hosts only: what runs at (emulated) boot
 SYSTEMD_UNIT="$APP_NAME.service"
 SYSTEMD_UNIT_FILE="/etc/systemd/system/$SYSTEMD_UNIT"
 HOOK_NAME="${LIFECYCLE_EVENT:-$(basename "$0" .sh)}"

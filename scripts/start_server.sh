@@ -66,6 +66,26 @@ UNIT
   log "started $SYSTEMD_UNIT as $user on $APP_HOST:$APP_PORT (version $(installed_version))"
 }
 
+# What `systemctl enable` is on a real instance: an entry the host runs at every boot. On an
+# emulator host (no systemd) the emulator runs $BOOT_DIR's entries when it starts again, so a
+# running instance serves its app after a restart without a new deployment.
+write_boot_entry() {
+  local entry="$BOOT_DIR/$APP_NAME" tmp
+  mkdir -p "$BOOT_DIR"
+  tmp="$(mktemp "$entry.XXXXXX")"
+  {
+    echo '#!/bin/bash'
+    echo "# Written by ApplicationStart of deployment ${DEPLOYMENT_ID:-unknown}: starts $APP_NAME at boot."
+    printf 'cd %q || exit 1\n' "$INSTALL_DIR"
+    printf 'env -u APP_VERSION -u APP_COMMIT NODE_ENV=production PORT=%q HOST=%q %s %q %q' \
+      "$APP_PORT" "$APP_HOST" "$*" "$NODE" "$SERVER_JS"
+    printf ' </dev/null >>%q 2>&1 &\n' "$LOG_FILE"
+    printf 'echo "$!" >%q\n' "$PID_FILE"
+  } >"$tmp"
+  chmod 755 "$tmp"
+  mv -f "$tmp" "$entry"
+}
+
 start_pid_file() {
   local old pid offset rc new_lines waited=0 deadline
   old="$(read_pid_file)"
@@ -92,6 +112,7 @@ start_pid_file() {
   pid=$!
   printf '%s\n' "$pid" >"$PID_FILE"
   log "launched $APP_NAME (pid $pid) on $APP_HOST:$APP_PORT, log $LOG_FILE"
+  [[ -z "$HOST_ROOT" ]] || write_boot_entry "${launcher[@]}"
 
   # Wait for the app's own "listening" log line (or its early death, e.g. port in use).
   deadline=$(( START_TIMEOUT * 10 ))

@@ -70,6 +70,7 @@ class Emulator:
         self.deploys.register()
         logger.info("closed %d deployment(s) interrupted", self.deploys.recover())
         logger.info("closed %d pipeline execution(s) interrupted", self.pipelines.recover())
+        self.rebooting = self.hosts.settle()
         self.server: BaseWSGIServer = make_server(
             "127.0.0.1", port, gateway, threaded=True, request_handler=MotoRequestHandler
         )
@@ -97,6 +98,9 @@ class Emulator:
         self.sampler.start()
         self.pipelines.start_poller()
         self.runtime.defer(self.builds.announce_recovered)
+        # In this order (one deferred worker): the hosts come back, then rollbacks reach them.
+        for host in self.rebooting:
+            self.runtime.defer(self.hosts.reboot, host)
         self.runtime.defer(self.deploys.announce_recovered)
         self.hostlogs.start()
         self.server.serve_forever()

@@ -33,6 +33,13 @@ if [[ "$OPSLIB_HOST_ID" == "{fail_on}" ]]; then
 fi
 exec "$(dirname "$0")/validate_service.sh"
 """
+# ValidateService that hangs on one host (a crash test kills the emulator meanwhile).
+HANGING_VALIDATE = """#!/bin/bash
+if [[ "$OPSLIB_HOST_ID" == "{fail_on}" ]]; then
+  sleep 2718
+fi
+exec "$(dirname "$0")/validate_service.sh"
+"""
 
 
 def _zip_dir(root: Path, dest: Path) -> bytes:
@@ -41,7 +48,9 @@ def _zip_dir(root: Path, dest: Path) -> bytes:
     return dest.read_bytes()
 
 
-def app_bundle(tmp: Path, version: str, fail_validate_on: str = "") -> bytes:
+def app_bundle(
+    tmp: Path, version: str, fail_validate_on: str = "", hang_validate_on: str = ""
+) -> bytes:
     """The sample-app bundle as post_build makes it (no npm: the app has no dependencies)."""
     root = tmp / f"bundle-{version}"
     shutil.rmtree(root, ignore_errors=True)
@@ -52,9 +61,10 @@ def app_bundle(tmp: Path, version: str, fail_validate_on: str = "") -> bytes:
     shutil.copy2(REPO / "sample-app" / "package.json", root / "app" / "package.json")
     release = {"version": f"1.0.0+{version}", "commit": version, "buildId": "local"}
     (root / "app" / "release.json").write_text(json.dumps(release) + "\n")
-    if fail_validate_on:
+    if fail_validate_on or hang_validate_on:
         wrapper = root / "scripts" / "validate_wrapper.sh"
-        wrapper.write_text(FAILING_VALIDATE.replace("{fail_on}", fail_validate_on))
+        script = FAILING_VALIDATE if fail_validate_on else HANGING_VALIDATE
+        wrapper.write_text(script.replace("{fail_on}", fail_validate_on or hang_validate_on))
         wrapper.chmod(0o755)
         appspec = appspec.replace("scripts/validate_service.sh", "scripts/validate_wrapper.sh")
     (root / "appspec.yml").write_text(appspec)

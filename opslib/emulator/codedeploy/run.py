@@ -97,6 +97,9 @@ class DeploymentRun:
         self.timeout_scale = timeout_scale
         self.context: dict[str, Any] = document["_context"]
         self.stop = threading.Event()
+        # Set when the emulator stops: the record stays InProgress, and the next start closes
+        # it as a crash would (Failed, then the automatic rollback), not as a user's stop.
+        self.abandoned = threading.Event()
         self.cause: StopCause | None = None
         self.lock = threading.Lock()
         self.finished: queue.Queue[tuple[str, bool]] = queue.Queue()
@@ -173,10 +176,14 @@ class DeploymentRun:
             logger.exception("deployment %s faulted", self.id)
             outcome = Outcome(DeploymentStatus.FAILED, ErrorCode.INTERNAL_ERROR, f"{exc!r}")
         finally:
-            try:
-                self._complete(outcome, self._safe_finish(outcome))
-            finally:
-                self.on_done(self)  # never leave the group blocked by a dead run
+            if self.abandoned.is_set():
+                logger.info("deployment %s left InProgress: the emulator is stopping", self.id)
+                self.on_done(self)
+            else:
+                try:
+                    self._complete(outcome, self._safe_finish(outcome))
+                finally:
+                    self.on_done(self)  # never leave the group blocked by a dead run
 
     def _begin(self) -> None:
         with self.lock:

@@ -230,43 +230,62 @@ class DeployService:
         """Roll back if the deployment's rollback events ask for it; returns rollbackInfo."""
         if not _wants_rollback(run, outcome):
             return {}
-        good = self._last_success(run.group_id, exclude=run.id)
+        info, rollback = self._roll_back(run.document, run.config, replacing=run)
+        if rollback is not None:
+            with self._lock:
+                self._rollbacks[run.id] = rollback
+        return info
+
+    def _roll_back(
+        self,
+        document: dict[str, Any],
+        config: DeploymentConfig,
+        replacing: DeploymentRun | None = None,
+    ) -> tuple[dict[str, Any], DeploymentRun | None]:
+        """Create (not start) the automatic rollback of ``document``: its rollbackInfo and run."""
+        failed_id = document["deploymentId"]
+        good = self._last_success(document["_context"]["groupId"], exclude=failed_id)
         if good is None:
             return {
                 "rollbackMessage": "Automatic rollback was not performed: the deployment group"
                 " has no earlier successful deployment to roll back to"
-            }
+            }, None
         try:
-            rollback = self._create_rollback(run, good)
+            rollback = self._create_rollback(document, config, good, replacing)
         except ApiException as exc:
-            return {"rollbackMessage": f"Automatic rollback could not start: {exc}"}
-        with self._lock:
-            self._rollbacks[run.id] = rollback
+            return {"rollbackMessage": f"Automatic rollback could not start: {exc}"}, None
         return {
             "rollbackDeploymentId": rollback.id,
             "rollbackMessage": f"Automatic rollback to the revision of {good['deploymentId']}"
             f" started as {rollback.id}",
-        }
+        }, rollback
 
-    def _create_rollback(self, run: DeploymentRun, good: dict[str, Any]) -> DeploymentRun:
-        doc = run.document
-        context = run.context
+    def _create_rollback(
+        self,
+        doc: dict[str, Any],
+        config: DeploymentConfig,
+        good: dict[str, Any],
+        replacing: DeploymentRun | None,
+    ) -> DeploymentRun:
+        context = doc["_context"]
+        failed_id = doc["deploymentId"]
         with self.runtime.gateway.lock:  # moto is read in-process; no API call inside
             group = read_group(
                 context["account"], context["region"], doc["applicationName"],
                 doc["deploymentGroupName"],
             )  # fmt: skip
             params = {
-                "description": f"Rollback of {run.id} to the revision of {good['deploymentId']}",
+                "description": f"Rollback of {failed_id} to the revision of {good['deploymentId']}",
                 "ignoreApplicationStopFailures": doc.get("ignoreApplicationStopFailures"),
                 "fileExistsBehavior": doc.get("fileExistsBehavior"),
                 "autoRollbackConfiguration": doc.get("autoRollbackConfiguration"),
                 "rollbackInfo": {
-                    "rollbackTriggeringDeploymentId": run.id,
-                    "rollbackMessage": f"Automatic rollback of {run.id} ({doc['status']})",
+                    "rollbackTriggeringDeploymentId": failed_id,
+                    "rollbackMessage": f"Automatic rollback of {failed_id} ({doc['status']})",
                 },
             }
-            return self._create(group, good["revision"], run.config, params, Creator.ROLLBACK, run)
+            revision = good["revision"]
+            return self._create(group, revision, config, params, Creator.ROLLBACK, replacing)
 
     def _done(self, run: DeploymentRun) -> None:
         with self._lock:
@@ -290,32 +309,58 @@ class DeployService:
         return count
 
     def announce_recovered(self) -> None:
-        """Emit the FAILURE events of the deployments :meth:`recover` closed."""
+        """Emit the FAILURE events of the deployments :meth:`recover` closed, then roll back.
+
+        A deployment the crash failed counts as a DEPLOYMENT_FAILURE: where the group rolls
+        back on failure, CodeDeploy's automatic rollback to the last good revision starts,
+        as it would after any other failure. Runs once the server answers (deferred).
+        """
         for document in self.runtime.records.all(KIND):
             if document.pop("_recovered", False):
-                context = document["_context"]
-                detail = {
-                    "application": document["applicationName"],
-                    "deploymentGroup": document["deploymentGroupName"],
-                    "deploymentId": document["deploymentId"],
-                    "instanceGroupId": context["groupId"],
-                    "region": context["region"],
-                    "state": "FAILURE",
-                }
-                emit_event(self.runtime, context["region"], "aws.codedeploy",
-                           "CodeDeploy Deployment State-change Notification", detail,
-                           context["arns"])  # fmt: skip
+                self._announce_failure(document)
+                if _recovered_wants_rollback(document):
+                    config = config_named(self.runtime, document["deploymentConfigName"])
+                    info, rollback = self._roll_back(document, config)
+                    document["rollbackInfo"] = {**document.get("rollbackInfo", {}), **info}
+                    if rollback is not None:
+                        rollback.start()
                 self.runtime.records.put(KIND, document["deploymentId"], document)
 
+    def _announce_failure(self, document: dict[str, Any]) -> None:
+        context = document["_context"]
+        detail = {
+            "application": document["applicationName"],
+            "deploymentGroup": document["deploymentGroupName"],
+            "deploymentId": document["deploymentId"],
+            "instanceGroupId": context["groupId"],
+            "region": context["region"],
+            "state": "FAILURE",
+        }
+        emit_event(self.runtime, context["region"], "aws.codedeploy",
+                   "CodeDeploy Deployment State-change Notification", detail,
+                   context["arns"])  # fmt: skip
+
     def shutdown(self, timeout: float = 15.0) -> None:
-        """Stop running deployments (they end Stopped) and wait for their threads."""
+        """End running deployments' hooks and wait for their threads.
+
+        Their records stay InProgress: the next start fails them and rolls them back as
+        after a crash, once the hosts are back (:meth:`recover`, :meth:`announce_recovered`).
+        """
         with self._lock:
             runs = list(self.running.values())
         for run in runs:
+            run.abandoned.set()
             run.request_stop(StopCause(ErrorCode.INTERNAL_ERROR, SHUTDOWN_REASON))
         for run in runs:
             if run.thread.is_alive():
                 run.thread.join(timeout)
+
+
+def _recovered_wants_rollback(document: dict[str, Any]) -> bool:
+    """A crash-failed deployment rolls back like any failed one; a rollback never does."""
+    if document.get("creator") == Creator.ROLLBACK:
+        return False
+    return RollbackEvent.DEPLOYMENT_FAILURE in rollback_events(document)
 
 
 def _wants_rollback(run: DeploymentRun, outcome: Outcome) -> bool:

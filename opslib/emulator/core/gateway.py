@@ -34,8 +34,13 @@ _READ_PREFIXES = (
 )  # fmt: skip
 # moto's backend name where it differs from the SigV4 signing name.
 _BACKEND_NAMES = {"monitoring": "cloudwatch", "tagging": "resourcegroupstaggingapi"}
-# Operations of one service that also change another's state (EventBridge targets).
-_SIDE_EFFECTS = {"events": ("logs", "sns"), "cloudwatch": ("sns",)}
+# Operations of one service that also change another's state (EventBridge targets; the
+# tagging API writes the tags into the tagged resource's own service).
+_SIDE_EFFECTS = {
+    "events": ("logs", "sns"),
+    "cloudwatch": ("sns",),
+    "resourcegroupstaggingapi": SNAPSHOT_SERVICES,
+}
 
 
 @dataclass
@@ -219,7 +224,7 @@ class Gateway:
         backend = _BACKEND_NAMES.get(request.service, request.service)
         if backend not in SNAPSHOT_SERVICES:
             return list(SNAPSHOT_SERVICES)  # unknown origin: be safe, save everything
-        return [backend, *_SIDE_EFFECTS.get(backend, ())]
+        return list(dict.fromkeys([backend, *_SIDE_EFFECTS.get(backend, ())]))
 
 
 def _reason(status: int) -> str:

@@ -17,7 +17,8 @@ from moto.codebuild.responses import CodeBuildResponse
 from moto.codedeploy import responses as moto_codedeploy_responses
 from moto.core.utils import unix_time
 from moto.s3.models import FakeBucket
-from moto.ssm.models import SimpleSystemManagerBackend
+from moto.s3.utils import _VersionedKeyStore
+from moto.ssm.models import ParameterDict, SimpleSystemManagerBackend
 
 
 def _validate_source(source: dict[str, Any]) -> None:
@@ -64,6 +65,46 @@ def _ssm_picklable() -> None:
 
     __init__._opslib_fixed = True  # type: ignore[attr-defined]
     SimpleSystemManagerBackend.__init__ = __init__  # type: ignore[method-assign]
+    ParameterDict.__reduce__ = _parameter_dict_reduce  # type: ignore[method-assign]
+
+
+def _parameter_dict_reduce(self: Any) -> tuple[Any, ...]:
+    """Pickle moto's ParameterDict so that it can be unpickled again.
+
+    It is a defaultdict whose ``__init__`` takes (account_id, region_name); defaultdict's
+    own ``__reduce__`` rebuilds it as ``ParameterDict(list)``, so every snapshot holding a
+    parameter failed to load ("missing 1 required positional argument: 'region_name'")
+    and the emulator could not start again once ``opslib up`` had stored one.
+    """
+    args = (self.account_id, self.region_name)
+    return (type(self), args, self.__dict__, None, iter(self.items()))
+
+
+# --- S3: every version of a key must pickle ----------------------------------------------
+
+
+def _versioned_store_reduce(self: Any) -> tuple[Any, ...]:
+    """Pickle every version of every key, not just the latest.
+
+    moto's ``_VersionedKeyStore`` is a dict of key -> [versions] whose ``items()`` yields
+    only the latest version, and pickling a dict subclass goes through ``items()``: every
+    restart silently dropped all noncurrent versions of a versioned bucket (the very
+    versions an artifact restore needs). The state carries the lists instead; the class
+    stays moto's, so a snapshot names no emulator module.
+    """
+    return (type(self), (), {"__dict__": self.__dict__, "lists": dict(dict.items(self))})
+
+
+def _versioned_store_setstate(self: Any, state: dict[str, Any]) -> None:
+    self.__dict__.update(state["__dict__"])
+    for key, versions in state["lists"].items():
+        dict.__setitem__(self, key, versions)
+
+
+def _s3_versions_picklable() -> None:
+    store: Any = _VersionedKeyStore  # patched class: typed loosely on purpose
+    store.__reduce__ = _versioned_store_reduce
+    store.__setstate__ = _versioned_store_setstate
 
 
 # --- S3: bucket policies with conditions -----------------------------------------------
@@ -236,6 +277,7 @@ def apply() -> None:
     """Apply every fix (idempotent)."""
     _codebuild_locations()
     _ssm_picklable()
+    _s3_versions_picklable()
     _s3_policy_conditions()
     _codebuild_update_project()
     _codedeploy_groups()

@@ -12,14 +12,23 @@ runbook finds an instance's endpoint through DescribeInstances like any other fa
 Processes started on a host carry ``OPSLIB_HOST_ID=<instance id>`` in their environment
 (the deploy agent sets it for hook scripts; children inherit it); Stop/Terminate end them
 all, which is what lets "terminating an instance takes its app down" hold.
+
+When the emulator starts again every instance that EC2 still shows ``running`` reboots,
+as an EC2 instance does after a power cut: what is left of its processes ends, and its
+boot entries (``<root>/etc/opslib/boot.d/*``, executable files, in name order) run. A
+boot entry is the emulator host's stand-in for an enabled systemd unit: the deployed
+app's ApplicationStart hook writes one, so a running instance serves its app again
+without a new deployment, as systemd would start the unit after a reboot.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import socket
+import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,13 +37,17 @@ from moto.ec2.models import ec2_backends
 
 from opslib.emulator.core.gateway import ApiRequest
 from opslib.emulator.core.procs import kill_all, processes_with_env
-from opslib.emulator.core.runtime import Runtime
+from opslib.emulator.core.runtime import INTERNAL_CREDENTIALS, Runtime
 from opslib.emulator.core.telemetry import emit_event
 
 logger = logging.getLogger(__name__)
 
 KIND = "host"
 HOST_ENV = "OPSLIB_HOST_ID"
+BOOT_DIR = Path("etc/opslib/boot.d")  # under the host's root
+BOOT_TIMEOUT = 60.0  # seconds one boot entry may take (it starts its service and returns)
+# Where an instance left in a transition lands when EC2 finishes it.
+_SETTLED = {"pending": "running", "stopping": "stopped", "shutting-down": "terminated"}
 _INSTANCE_ID_RE = re.compile(rb"<instanceId>(i-[0-9a-f]+)</instanceId>")
 
 
@@ -133,6 +146,8 @@ class HostService:
             host.state = state
             self._save(host)
             self._state_events(request.region, host.instance_id, events)
+            if state == "running":  # a started instance boots: its enabled services start
+                self.runtime.defer(self.reboot, host)
 
     def on_stop_instances(self, request: ApiRequest, body: bytes) -> None:
         self._transition(request, body, "stopped", ("stopping", "stopped"))
@@ -157,8 +172,101 @@ class HostService:
                 [arn],
             )
 
+    # -- after a restart -------------------------------------------------------------------
+    def settle(self) -> list[Host]:
+        """Make the hosts agree with EC2's last acknowledged state; returns the running ones.
+
+        moto's snapshot is what clients were told; a host record written by a request the
+        crash cut short (its answer never sent) yields to it. An instance EC2 does not
+        know was never acknowledged: its host goes. Call before the server listens.
+        """
+        running, transitions = [], 0
+        for host in self.hosts():
+            instance = _moto_instance(self.runtime.account_id, host)
+            if instance is None:
+                self.runtime.records.delete(KIND, host.instance_id)
+                shutil.rmtree(Path(host.root).parent, ignore_errors=True)
+                continue
+            state = _SETTLED.get(instance.state, instance.state)
+            if state != instance.state:
+                _finish_transition(instance, state)
+                transitions += 1
+            if host.state != state:
+                logger.info("host %s: %s -> %s as EC2 shows", host.instance_id, host.state, state)
+                host.state = state
+                self._save(host)
+            if state == "running":
+                running.append(host)
+            else:
+                kill_host_processes(host.instance_id)
+        if transitions:
+            self.runtime.gateway.snapshots.save(["ec2"])
+        return running
+
+    def reboot(self, host: Host) -> int:
+        """Reboot one host: its processes end, then its boot entries run; returns how many."""
+        kill_host_processes(host.instance_id)
+        entries = _boot_entries(Path(host.root))
+        for entry in entries:
+            self._run_boot_entry(host, entry)
+        logger.info("host %s rebooted: %d boot entr(ies) run", host.instance_id, len(entries))
+        return len(entries)
+
+    def _run_boot_entry(self, host: Host, entry: Path) -> None:
+        log_path = Path(host.root) / "var/log/opslib-boot.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as log:
+            try:
+                result = subprocess.run(
+                    [str(entry)], cwd=host.root, env=self._boot_env(host), stdin=subprocess.DEVNULL,
+                    stdout=log, stderr=log, timeout=BOOT_TIMEOUT, check=False,
+                )  # fmt: skip
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                logger.warning("host %s: boot entry %s failed: %s", host.instance_id, entry, exc)
+                return
+        if result.returncode != 0:
+            logger.warning("host %s: boot entry %s exited %d (see %s)", host.instance_id,
+                           entry, result.returncode, log_path)  # fmt: skip
+
+    def _boot_env(self, host: Host) -> dict[str, str]:
+        """What init gives a unit: a plain environment plus the host's own variables."""
+        keep = ("PATH", "HOME", "LANG", "TZ", "NODE_BIN")
+        return {
+            **{k: os.environ[k] for k in keep if k in os.environ},
+            HOST_ENV: host.instance_id,
+            "OPSLIB_HOST_ROOT": host.root,
+            "OPSLIB_APP_PORT": str(host.port),
+            "AWS_ENDPOINT_URL": self.runtime.endpoint,
+            "AWS_REGION": host.region,
+            "AWS_DEFAULT_REGION": host.region,
+            "AWS_ACCESS_KEY_ID": INTERNAL_CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": INTERNAL_CREDENTIALS["aws_secret_access_key"],
+        }
+
     def shutdown(self) -> None:
         """The emulator is going down: no host process outlives it."""
         for host in self.hosts():
             if host.state == "running":
                 kill_host_processes(host.instance_id)
+
+
+def _moto_instance(account_id: str, host: Host) -> Any:
+    """moto's instance behind a host, or None when EC2 does not know it."""
+    backend = ec2_backends[account_id][host.region]
+    for reservation in backend.reservations.values():
+        for instance in reservation.instances:
+            if instance.id == host.instance_id:
+                return instance
+    return None
+
+
+def _finish_transition(instance: Any, state: str) -> None:
+    codes = {"running": 16, "stopped": 80, "terminated": 48}
+    instance._state.name, instance._state.code = state, codes[state]
+
+
+def _boot_entries(root: Path) -> list[Path]:
+    directory = root / BOOT_DIR
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.is_file() and os.access(p, os.X_OK))

@@ -231,12 +231,17 @@ def validate(namespace: Mapping[str, Any], **rules: Rule) -> dict[str, Any]:
     return check(types_by_name, namespace, injected(namespace), rules)
 
 
-_TRUE = {"true", "yes", "1", "on"}
-_FALSE = {"false", "no", "0", "off"}
+# What a bool parameter accepts on the command line is what every message and runbook says:
+# true or false (any case, so Python's True/False too). yes/no/1/0 are refused: a runbook
+# that redeploys or deletes must not read a typo or a guess as consent.
+_BOOLS = {"true": True, "false": False}
 
 
 def parse_value(name: str, text: str, type_name: str) -> Any:
-    """A command-line string as the declared type (``int``, ``float``, ``bool``, ``str``)."""
+    """A command-line string as the declared type (``int``, ``float``, ``bool``, ``str``).
+
+    A ``bool`` is ``true`` or ``false`` (any case), nothing else.
+    """
     kind = type_name.replace(" ", "")
     try:
         if kind == "int":
@@ -249,8 +254,8 @@ def parse_value(name: str, text: str, type_name: str) -> Any:
             f"got {text!r}"
         ) from None
     if kind == "bool":
-        if text.lower() in _TRUE | _FALSE:
-            return text.lower() in _TRUE
+        if text.lower() in _BOOLS:
+            return _BOOLS[text.lower()]
         raise ConfigError(f"parameter {name!r}: expected true or false, got {text!r}")
     return text
 

@@ -160,8 +160,8 @@ def test_assigned_names_reads_plain_and_annotated_assignments() -> None:
         ("24", "int", 24),
         ("0.25", "float", 0.25),
         ("true", "bool", True),
-        ("No", "bool", False),
-        ("1", "bool", True),
+        ("False", "bool", False),  # Python's spelling, as the runbooks' help writes it
+        ("TRUE", "bool", True),
         ("abc1234", "str", "abc1234"),
         ("24", "None", "24"),  # an unannotated parameter stays text
     ],
@@ -177,3 +177,10 @@ def test_parse_value_converts_command_line_text(text: str, type_name: str, value
 def test_parse_value_names_the_parameter(text: str, type_name: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=rf"parameter 'p': expected {problem}, got '{text}'"):
         params.parse_value("p", text, type_name)
+
+
+@pytest.mark.parametrize("text", ["yes", "No", "1", "0", "on", "off", "y", "t", ""])
+def test_a_bool_is_only_true_or_false_as_the_messages_say(text: str) -> None:
+    # -p confirm yes once redeployed: consent must be spelled the way the docs spell it
+    with pytest.raises(ConfigError, match=rf"parameter 'confirm': expected true or false, got '{text}'"):
+        params.parse_value("confirm", text, "bool")

@@ -28,6 +28,7 @@ from opslib import params as checks
 from opslib.exceptions import ConfigError, ExecutionError
 from opslib.runbooks.catalog import KERNEL_NAME, RunbookInfo, read_notebook
 from opslib.runbooks.context import runbook_config, to_plain, write_summary
+from opslib.runbooks.html import export_html, random_cell_id
 from opslib.runbooks.reports import OUTPUT_ENV, report_base
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,33 @@ class FailedCell:
     def describe(self) -> str:
         count = f"In [{self.execution_count}]" if self.execution_count else f"#{self.index}"
         name = f" '{self.cell_id}'" if self.cell_id else ""
-        return f"cell {count}{name} ({self.first_line}): {self.ename}: {self.evalue}"
+        code = f" ({balanced(self.first_line)})" if self.first_line else ""
+        return f"cell {count}{name}{code}: {self.ename}: {self.evalue}"
+
+
+_CLOSERS = {"(": ")", "[": "]", "{": "}"}
+
+
+def balanced(code: str) -> str:
+    """A line of code cut from its cell, its open brackets closed: ``conclude(…)``.
+
+    The first line of ``runbooks.conclude(\n    rb, ...)`` would otherwise open a
+    parenthesis the one-line error never closes. Brackets inside strings are ignored.
+    """
+    stack: list[str] = []
+    quote = ""
+    for char in code:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in _CLOSERS:
+            stack.append(_CLOSERS[char])
+        elif stack and char == stack[-1]:
+            stack.pop()
+    if not stack:
+        return code
+    return code + "…" + "".join(reversed(stack))
 
 
 @dataclass
@@ -155,28 +182,11 @@ def _failed_cell(error: Any, output: Path) -> FailedCell:
     return FailedCell(
         index=int(error.cell_index),
         execution_count=error.exec_count,
-        cell_id=cell_id if not _random_id(cell_id) else "",
+        cell_id=cell_id if not random_cell_id(cell_id) else "",
         first_line=first[:80],
         ename=str(error.ename),
         evalue=str(error.evalue).splitlines()[0] if error.evalue else "",
     )
-
-
-def _random_id(cell_id: str) -> bool:
-    """Whether a cell id is one nbformat generated (8 hex digits), not a chosen name."""
-    return len(cell_id) == 8 and all(c in "0123456789abcdef" for c in cell_id)
-
-
-def export_html(notebook: Path, html: Path) -> Path:
-    """The executed notebook as HTML without code cells (``nbconvert --no-input``)."""
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
-    )
-    body, _ = exporter.from_notebook_node(read_notebook(notebook))
-    html.write_text(body, encoding="utf-8")
-    return html
 
 
 @contextmanager

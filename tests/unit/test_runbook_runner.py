@@ -134,6 +134,55 @@ def test_a_failing_cell_is_named_and_the_notebook_is_saved_first(
         record.raise_for_status()
 
 
+DEFINE_CONCLUDE = (
+    "define",
+    "from opslib.exceptions import ExecutionError\n"
+    "def conclude(*args):\n    raise ExecutionError('✗ no rollback: nothing earlier')",
+)
+MULTILINE_FAILURE = ("verdict", "conclude(\n    1,\n    2,\n)")
+
+
+def test_a_failed_step_is_one_well_formed_line_and_a_red_box_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "runbooks"
+    cells = [VALIDATE, DEFINE_CONCLUDE, MULTILINE_FAILURE, ("later", "print('never printed')")]
+    tiny(folder, "stops", cells)
+    record = runner.run_runbook(catalog.find_runbook("stops", folder), {}, reports_dir=tmp_path)
+    line = record.failure()
+    assert line == (
+        "runbook stops failed at cell In [4] 'verdict' (conclude(…)): "
+        "ExecutionError: ✗ no rollback: nothing earlier"
+    )
+    assert line.count("(") == line.count(")")
+    executed = nbformat.read(record.paths.notebook, as_version=4)
+    assert any(o.output_type == "error" for c in executed.cells for o in c.get("outputs", []))
+    html = record.paths.html.read_text()
+    assert "Traceback" not in html and "most recent call last" not in html
+    assert "papermill encountered an exception" not in html  # papermill's 2em red banner
+    assert html.count('class="opslib-step-error"') == 2  # at the top and at the step
+    assert "✗ Step &#x27;verdict&#x27; failed" in html or "✗ Step 'verdict' failed" in html
+    assert "ExecutionError: no rollback: nothing earlier" in html
+
+
+@pytest.mark.parametrize(
+    ("code", "shown"),
+    [
+        ("x = 1", "x = 1"),
+        ("runbooks.conclude(", "runbooks.conclude(…)"),
+        (
+            "p = params.validate(globals(), hours=[1, {",
+            "p = params.validate(globals(), hours=[1, {…}])",
+        ),
+        ("print('(')", "print('(')"),  # a bracket in a string opens nothing
+        ("f(x)[0]", "f(x)[0]"),
+    ],
+)
+def test_the_failing_cells_code_is_quoted_with_its_brackets_closed(code: str, shown: str) -> None:
+    cell = runner.FailedCell(3, 9, "verdict", code, "ExecutionError", "boom")
+    assert cell.describe() == f"cell In [9] 'verdict' ({shown}): ExecutionError: boom"
+
+
 def test_the_in_notebook_check_catches_a_range_the_runner_cannot(
     book_dir: Path, tmp_path: Path
 ) -> None:

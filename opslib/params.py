@@ -216,7 +216,32 @@ def check(
     return result
 
 
-def validate(namespace: Mapping[str, Any], **rules: Rule) -> dict[str, Any]:
+class Parameters(dict[str, Any]):
+    """A runbook's checked parameters: a dict, shown in a record as one readable line.
+
+    The validate cell ends with ``p`` so the record says what the run was given; a raw
+    ``{'target': 'local', 'config': '', ...}`` is not for people, this line is.
+    """
+
+    def describe(self) -> str:
+        shown = [f"{name} {_shown(value)}" for name, value in self.items()]
+        return "parameters: " + (", ".join(shown) or "none")
+
+    def _repr_markdown_(self) -> str:
+        shown = [f"{name} `{_shown(value)}`" for name, value in self.items()]
+        return "**Parameters:** " + (" · ".join(shown) or "none")
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.describe())
+
+
+def _shown(value: Any) -> str:
+    if value == "" or value is None:
+        return "(default)"
+    return str(value)
+
+
+def validate(namespace: Mapping[str, Any], **rules: Rule) -> Parameters:
     """Check a runbook's parameters in its namespace (``globals()``); return their values.
 
     Unknown injected names, wrong types and values breaking a rule (``hours=between(1,
@@ -228,7 +253,7 @@ def validate(namespace: Mapping[str, Any], **rules: Rule) -> dict[str, Any]:
             "runbook declares no parameters: annotate each one in the cell tagged "
             "'parameters' (name: type = default  # help)"
         )
-    return check(types_by_name, namespace, injected(namespace), rules)
+    return Parameters(check(types_by_name, namespace, injected(namespace), rules))
 
 
 # What a bool parameter accepts on the command line is what every message and runbook says:

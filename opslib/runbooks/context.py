@@ -21,6 +21,7 @@ from typing import Any
 
 from opslib.config import StackConfig, load_config, override
 from opslib.exceptions import ExecutionError
+from opslib.runbooks.display import use_report_tables
 from opslib.runbooks.reports import summary_path
 from opslib.runbooks.verdict import Verdict
 from opslib.target import Session, connect
@@ -64,12 +65,14 @@ def begin(
 
 
 def _readable_tables() -> None:
-    """Tables in a report show whole reasons and every row (pandas cuts at 50 chars)."""
+    """Tables in a report show whole reasons and every row (pandas cuts at 50 chars), and
+    no index column (see :mod:`opslib.runbooks.display`)."""
     import pandas
 
     pandas.set_option("display.max_colwidth", 200)
     pandas.set_option("display.max_rows", 500)
     pandas.set_option("display.width", 200)
+    use_report_tables()
 
 
 def to_plain(value: Any) -> Any:

@@ -165,6 +165,40 @@ def test_a_failed_step_is_one_well_formed_line_and_a_red_box_not_a_traceback(
     assert "ExecutionError: no rollback: nothing earlier" in html
 
 
+REPORT_CELLS = [
+    ("validate", VALIDATE[1] + "\np"),
+    (
+        "connect",
+        "from opslib import runbooks\n"
+        "rb = runbooks.begin('tables', p, open_session=lambda c: None)",
+    ),
+    (
+        "table",
+        "import pandas\n"
+        "pandas.DataFrame([{'name': 'a', 'cpu %': None}, {'name': 'b', 'cpu %': 1.5}])",
+    ),
+]
+
+
+def test_a_record_shows_parameters_as_a_line_and_tables_without_index_or_none(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "runbooks"
+    tiny(folder, "tables", REPORT_CELLS)
+    record = runner.run_runbook(
+        catalog.find_runbook("tables", folder), {"hours": "6"}, reports_dir=tmp_path
+    )
+    assert record.ok, record.failure()
+    html = record.paths.html.read_text()
+    assert "<strong>Parameters:</strong> target <code>local</code>" in html
+    assert "hours <code>6</code>" in html
+    assert "{&#x27;target&#x27;" not in html and "{'target'" not in html  # no raw dict
+    table = html[html.index("<table") : html.index("</table>")]
+    assert "<th>0</th>" not in table and "<th></th>" not in table  # no index column
+    assert "<th>name</th>" in table and "<td>1.5</td>" in table
+    assert "None" not in table and "NaN" not in table and "<td>–</td>" in table
+
+
 @pytest.mark.parametrize(
     ("code", "shown"),
     [

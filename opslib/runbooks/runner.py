@@ -203,6 +203,25 @@ def _environment(name: str, value: str) -> Iterator[None]:
             os.environ[name] = before
 
 
+def kernel_settings(has_curve: bool | None = None, posix: bool | None = None) -> dict[str, Any]:
+    """How papermill's kernel manager talks to the kernel: never in plain text over TCP.
+
+    jupyter_client starts kernels on TCP without encryption unless told otherwise, and
+    ipykernel (7+) rightly warns about it in every run. With CurveZMQ (pyzmq built with
+    libsodium) the manager provisions keys for kernels whose kernelspec declares support
+    (``transport_encryption = auto``; ipykernel's does); without it, the kernel listens on
+    Unix sockets in the Jupyter runtime folder (``transport = ipc``), reachable by no one
+    on the network.
+    """
+    import zmq
+
+    has_curve = bool(zmq.has("curve")) if has_curve is None else has_curve
+    posix = os.name == "posix" if posix is None else posix
+    if has_curve:
+        return {"transport_encryption": "auto"}
+    return {"transport": "ipc"} if posix else {}
+
+
 def _execute(
     info: RunbookInfo,
     parameters: dict[str, Any],
@@ -212,6 +231,7 @@ def _execute(
 ) -> None:
     import papermill
     from jupyter_client.kernelspec import NoSuchKernel
+    from traitlets.config import Config
 
     paths.notebook.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -224,6 +244,7 @@ def _execute(
                 progress_bar=False,
                 request_save_on_cell_execute=True,
                 stdout_file=stdout,
+                config=Config({"KernelManager": kernel_settings()}),
             )
     except NoSuchKernel as exc:
         raise ConfigError(

@@ -119,6 +119,26 @@ def test_a_run_writes_notebook_html_and_summary(book_dir: Path, tmp_path: Path) 
     assert summary["failed_cell"] is None
 
 
+def test_the_kernel_is_not_started_in_plain_text_over_tcp(
+    book_dir: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    record = runner.run_runbook(catalog.find_runbook("quiet", book_dir), {}, reports_dir=tmp_path)
+    assert record.ok, record.failure()
+    assert "without encryption" not in capfd.readouterr().err  # ipykernel's warning
+
+
+@pytest.mark.parametrize(
+    ("has_curve", "posix", "settings"),
+    [
+        (True, True, {"transport_encryption": "auto"}),  # CurveZMQ keys from the manager
+        (False, True, {"transport": "ipc"}),  # Unix sockets: nothing on the network
+        (False, False, {}),  # no better choice on Windows without CurveZMQ
+    ],
+)
+def test_kernel_settings(has_curve: bool, posix: bool, settings: dict[str, str]) -> None:
+    assert runner.kernel_settings(has_curve, posix) == settings
+
+
 def test_a_failing_cell_is_named_and_the_notebook_is_saved_first(
     book_dir: Path, tmp_path: Path
 ) -> None:

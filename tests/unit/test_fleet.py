@@ -13,7 +13,6 @@ import pytest
 
 from opslib import fleet
 from opslib.config import StackConfig, parse_config
-from opslib.runbooks import display
 from opslib.target import Session
 from tests.unit.runbook_fakes import FakeSession
 
@@ -304,6 +303,8 @@ def test_a_chart_with_data_is_a_picture_only() -> None:
 
 
 def test_the_fleet_table_shows_a_dash_not_none_for_missing_cpu() -> None:
+    from opslib.runbooks import display
+
     built = fleet.assemble("demo", [instance("i-1", "a")], {"i-1": probe()}, [])
     for shown in (display.table_html(built.frame()), display.table_text(built.frame())):
         assert "None" not in shown and "NaN" not in shown and "–" in shown

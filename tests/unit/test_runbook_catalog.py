@@ -11,8 +11,7 @@ from pathlib import Path
 import click
 import pytest
 
-from opslib.cli import lazy
-from opslib.cli.main import LAZY_COMMANDS, cli
+from opslib.cli.main import cli
 from opslib.exceptions import ConfigError
 from opslib.runbooks import catalog
 
@@ -82,6 +81,7 @@ def test_runbook_list_loads_neither_aws_nor_jupyter_libraries() -> None:
 
 
 def test_every_command_is_still_reachable() -> None:
+    from opslib.cli.main import LAZY_COMMANDS
     from opslib.cli.stack import STACK_COMMANDS
 
     context = click.Context(cli)
@@ -95,5 +95,7 @@ def test_every_command_is_still_reachable() -> None:
 
 
 def test_a_lazy_command_its_module_does_not_define_is_a_clear_mistake() -> None:
+    from opslib.cli import lazy
+
     with pytest.raises(LookupError, match="opslib.cli.run defines no command 'nope'"):
         lazy.load_command("nope", "opslib.cli.run")

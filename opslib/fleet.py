@@ -441,7 +441,8 @@ def cpu_chart(report: FleetReport) -> Chart:
         axes.text(0.5, 0.5, NO_CPU_DATA, ha="center", transform=axes.transAxes)
         return Chart(figure, note=_no_data_note(report))
     names = {i.instance_id: i.name or i.instance_id for i in report.instances}
-    series_ids = sorted({p.instance_id for p in report.cpu})
+    # in the table's order (by name), so the legend reads like the table above it
+    series_ids = sorted({p.instance_id for p in report.cpu}, key=lambda i: (names.get(i, i), i))
     for n, instance_id in enumerate(series_ids):
         series = [p for p in report.cpu if p.instance_id == instance_id]
         times: list[Any] = [p.time for p in series]  # matplotlib plots datetimes as dates

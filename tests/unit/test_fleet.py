@@ -309,3 +309,10 @@ def test_the_fleet_table_shows_a_dash_not_none_for_missing_cpu() -> None:
     for shown in (display.table_html(built.frame()), display.table_text(built.frame())):
         assert "None" not in shown and "NaN" not in shown and "–" in shown
     assert built.summary()["instances"][0]["cpu_percent"] is None  # the data stays null
+
+
+def test_cpu_chart_series_follow_the_tables_order_by_name() -> None:
+    names = [instance("i-b", "demo-fleet-1"), instance("i-a", "demo-fleet-2")]
+    cpu = every_20s("i-a", 1.0) + every_20s("i-b", 2.0)
+    axes = fleet.cpu_chart(fleet.assemble("demo", names, {}, cpu)).figure.axes[0]
+    assert [line.get_label() for line in axes.lines] == ["demo-fleet-1", "demo-fleet-2"]

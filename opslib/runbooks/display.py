@@ -1,4 +1,5 @@
-"""How a runbook's tables look in its record: no index column, a dash for a missing value.
+"""How a runbook's tables look in its record: no index column, a dash for a missing value,
+times in UTC to the second.
 
 pandas shows a DataFrame with its index (0, 1, 2 …) in front of every row, and ``None`` or
 ``NaN`` where a value is missing; neither means anything to the person reading a report.
@@ -9,6 +10,7 @@ text alike. Outside IPython there is nothing to register and it does nothing.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,8 +20,16 @@ NO_VALUE = "–"  # the same dash the fleet report uses for a figure that does n
 
 
 def shown(frame: pandas.DataFrame) -> pandas.DataFrame:
-    """The frame as a report shows it: every missing value (None, NaN, NaT) a dash."""
-    return frame.astype(object).where(frame.notna(), NO_VALUE)
+    """The frame as a report shows it: every missing value (None, NaN, NaT) a dash, times
+    to the second in UTC (``2026-12-01 21:39:58 UTC``, not ``...58.104684+00:00``)."""
+    return frame.astype(object).where(frame.notna(), NO_VALUE).map(_cell)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, datetime):  # pandas' Timestamp is one too
+        when = value.astimezone(UTC) if value.tzinfo else value
+        return when.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if value.tzinfo else "")
+    return value
 
 
 def table_html(frame: pandas.DataFrame) -> str:

@@ -44,3 +44,11 @@ def test_outside_ipython_there_is_nothing_to_register(monkeypatch: Any) -> None:
 
     monkeypatch.setattr(IPython, "get_ipython", lambda: None)
     assert display.use_report_tables() is False
+
+
+def test_times_are_shown_to_the_second_in_utc() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    later = datetime(2026, 12, 1, 22, 39, 58, 104684, tzinfo=timezone(timedelta(hours=1)))
+    frame = pandas.DataFrame([{"deployed at": later}, {"deployed at": None}])
+    assert list(display.shown(frame)["deployed at"]) == ["2026-12-01 21:39:58 UTC", "–"]

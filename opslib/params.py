@@ -216,7 +216,32 @@ def check(
     return result
 
 
-def validate(namespace: Mapping[str, Any], **rules: Rule) -> dict[str, Any]:
+class Parameters(dict[str, Any]):
+    """A runbook's checked parameters: a dict, shown in a record as one readable line.
+
+    The validate cell ends with ``p`` so the record says what the run was given; a raw
+    ``{'target': 'local', 'config': '', ...}`` is not for people, this line is.
+    """
+
+    def describe(self) -> str:
+        shown = [f"{name} {_shown(value)}" for name, value in self.items()]
+        return "parameters: " + (", ".join(shown) or "none")
+
+    def _repr_markdown_(self) -> str:
+        shown = [f"{name} `{_shown(value)}`" for name, value in self.items()]
+        return "**Parameters:** " + (" · ".join(shown) or "none")
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.describe())
+
+
+def _shown(value: Any) -> str:
+    if value == "" or value is None:
+        return "(default)"
+    return str(value)
+
+
+def validate(namespace: Mapping[str, Any], **rules: Rule) -> Parameters:
     """Check a runbook's parameters in its namespace (``globals()``); return their values.
 
     Unknown injected names, wrong types and values breaking a rule (``hours=between(1,
@@ -228,15 +253,20 @@ def validate(namespace: Mapping[str, Any], **rules: Rule) -> dict[str, Any]:
             "runbook declares no parameters: annotate each one in the cell tagged "
             "'parameters' (name: type = default  # help)"
         )
-    return check(types_by_name, namespace, injected(namespace), rules)
+    return Parameters(check(types_by_name, namespace, injected(namespace), rules))
 
 
-_TRUE = {"true", "yes", "1", "on"}
-_FALSE = {"false", "no", "0", "off"}
+# What a bool parameter accepts on the command line is what every message and runbook says:
+# true or false (any case, so Python's True/False too). yes/no/1/0 are refused: a runbook
+# that redeploys or deletes must not read a typo or a guess as consent.
+_BOOLS = {"true": True, "false": False}
 
 
 def parse_value(name: str, text: str, type_name: str) -> Any:
-    """A command-line string as the declared type (``int``, ``float``, ``bool``, ``str``)."""
+    """A command-line string as the declared type (``int``, ``float``, ``bool``, ``str``).
+
+    A ``bool`` is ``true`` or ``false`` (any case), nothing else.
+    """
     kind = type_name.replace(" ", "")
     try:
         if kind == "int":
@@ -249,8 +279,8 @@ def parse_value(name: str, text: str, type_name: str) -> Any:
             f"got {text!r}"
         ) from None
     if kind == "bool":
-        if text.lower() in _TRUE | _FALSE:
-            return text.lower() in _TRUE
+        if text.lower() in _BOOLS:
+            return _BOOLS[text.lower()]
         raise ConfigError(f"parameter {name!r}: expected true or false, got {text!r}")
     return text
 

@@ -24,7 +24,7 @@ from opslib.config import StackConfig, override, parse_config
 from opslib.exceptions import ConfigError, OpslibError
 from opslib.ops import pipeline
 from opslib.runbooks.context import RunbookContext
-from opslib.runbooks.verdict import Verdict
+from opslib.runbooks.verdict import Verdict, rerun_hint
 from opslib.stack import display
 from opslib.stack import runbook as stack_runbook
 from opslib.stack.context import Names
@@ -296,7 +296,7 @@ def provision_verdict(stack: str, shown: Plan, result: RunResult | None) -> Verd
         return Verdict(
             True,
             f"dry run: stack {stack} would get {counts['create']} created, "
-            f"{counts['update']} updated; rerun with dry_run=False to apply",
+            f"{counts['update']} updated; {rerun_hint('provision', 'dry_run', False)} to apply",
         )
     counts = result.counts()
     pending = result.context.fact("connection_status") == PENDING
@@ -359,7 +359,7 @@ def teardown_verdict(stack: str, shown: Plan, result: RunResult | None) -> Verdi
         return Verdict(
             True,
             f"dry run: {len(shown.changes)} resource(s) of stack {stack} would be deleted; "
-            "rerun with confirm=True to delete",
+            f"{rerun_hint('teardown', 'confirm', True)} to delete",
         )
     deleted = result.counts()["delete"]
     if result.leftovers:

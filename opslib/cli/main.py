@@ -14,13 +14,25 @@ import click
 import yaml
 
 from opslib import __version__, log
+from opslib.cli.lazy import LazyGroup
 from opslib.cli.state import CliState, pass_state
 from opslib.config import TARGETS
 from opslib.exceptions import OpslibError
-from opslib.target import Target
+
+# The commands defined elsewhere, imported when used (see opslib.cli.lazy).
+LAZY_COMMANDS = {
+    "emulator": "opslib.cli.emulator",
+    **dict.fromkeys(("plan", "up", "down", "status"), "opslib.cli.stack"),  # STACK_COMMANDS
+    "run": "opslib.cli.run",
+    "runbook": "opslib.cli.runbook",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=LAZY_COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="opslib")
 @click.option("--config", "config_path", metavar="FILE", help="Stack config (./opslib.yml).")
 @click.option("--target", type=click.Choice(TARGETS), help="Override the config's target.")
@@ -54,6 +66,8 @@ def config_group() -> None:
 @pass_state
 def config_show(state: CliState) -> None:
     """Print the effective settings (file + defaults + flags) as YAML."""
+    from opslib.target import Target  # boto3: only for the commands that need it
+
     config = state.config()
     click.echo(f"# from {config.source_file or 'defaults (no opslib.yml found)'}")
     click.echo(yaml.safe_dump(config.to_dict(), sort_keys=False).rstrip())
@@ -83,20 +97,6 @@ def lint(path: Path) -> None:
     click.echo(f"{path}: {errors} error(s), {warnings} warning(s)", err=bool(errors))
     if errors:
         sys.exit(1)
-
-
-from opslib.cli.emulator import emulator_group  # noqa: E402
-from opslib.cli.run import run as run_command  # noqa: E402
-from opslib.cli.runbook import runbook_group  # noqa: E402
-
-cli.add_command(emulator_group)
-
-from opslib.cli.stack import STACK_COMMANDS  # noqa: E402
-
-for _command in STACK_COMMANDS:  # plan, up, down, status
-    cli.add_command(_command)
-cli.add_command(run_command)
-cli.add_command(runbook_group)
 
 
 def main() -> None:

@@ -69,7 +69,7 @@ def _report(record: RunRecord) -> None:
 @click.argument("name")
 @click.option(
     "-p", "--parameter", "parameters", nargs=2, multiple=True, metavar="KEY VALUE",
-    help="A parameter (repeatable); the value is converted to the declared type.",
+    help="A parameter (repeatable), converted to its declared type; a bool is true or false.",
 )  # fmt: skip
 @click.option("--dir", "directory", type=click.Path(path_type=Path), help="Runbooks folder.")
 @click.option(

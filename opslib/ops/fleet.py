@@ -96,6 +96,7 @@ class FleetReport:
     checked_at: datetime
     instances: list[InstanceHealth]
     cpu: list[CpuPoint] = field(default_factory=list)
+    minutes: int = 30  # the CPU window asked for
 
     @property
     def unhealthy(self) -> list[InstanceHealth]:
@@ -110,7 +111,8 @@ class FleetReport:
         return sorted({i.version for i in self.instances if i.version})
 
     def frame(self) -> pandas.DataFrame:
-        """One row per instance: state, endpoint, health, version, commit, CPU."""
+        """One row per instance: state, endpoint, health, version, commit, CPU (missing when
+        CloudWatch has no datapoint for it yet: a report shows a dash)."""
         import pandas
 
         columns = ["instance", "name", "state", "endpoint", "health", "version", "commit", "cpu %"]
@@ -283,6 +285,7 @@ def assemble(
     probes: dict[str, Probe],
     cpu: list[CpuPoint],
     checked_at: datetime | None = None,
+    minutes: int = 30,
 ) -> FleetReport:
     """The report from what was gathered (pure: the unit tests build reports with it)."""
     cpu_now = latest_cpu(cpu)
@@ -301,7 +304,7 @@ def assemble(
                 cpu_now.get(instance.instance_id),
             )
         )
-    return FleetReport(stack, checked_at or datetime.now(UTC), rows, cpu)
+    return FleetReport(stack, checked_at or datetime.now(UTC), rows, cpu, minutes)
 
 
 def check_fleet(session: Session, config: StackConfig, minutes: int = 30) -> FleetReport:
@@ -309,7 +312,7 @@ def check_fleet(session: Session, config: StackConfig, minutes: int = 30) -> Fle
     instances = describe_instances(session, config)
     probes = probe_all(instances)
     cpu = cpu_utilization(session, [i.instance_id for i in instances], minutes)
-    return assemble(config.stack, instances, probes, cpu)
+    return assemble(config.stack, instances, probes, cpu, minutes=minutes)
 
 
 def serves(report: FleetReport, commit: str = "", version: str = "") -> list[InstanceHealth]:
@@ -368,40 +371,87 @@ def verdict(report: FleetReport, commit: str = "", version: str = "") -> Verdict
 
 @dataclass(frozen=True)
 class Chart:
-    """A matplotlib figure that shows itself as PNG in any notebook, whatever the backend."""
+    """A matplotlib figure that shows itself as PNG in any notebook, whatever the backend.
+
+    A chart with nothing to draw has a ``note`` instead: the notebook and its HTML show
+    that sentence as text, not a picture of empty axes.
+    """
 
     figure: Figure
+    note: str = ""
 
-    def _repr_png_(self) -> bytes:
+    def _repr_png_(self) -> bytes | None:
+        if self.note:
+            return None
         buffer = io.BytesIO()
         self.figure.savefig(buffer, format="png", dpi=96)
         return buffer.getvalue()
 
+    def _repr_markdown_(self) -> str | None:
+        return f"*{self.note}*" if self.note else None
+
+
+# One (line style, marker) per series on top of the colour: the emulator's hosts often
+# report the same CPU, and a line drawn exactly over another must still show.
+SERIES_STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ("-", "v"), ("--", "P"))
+MIN_SPAN = timedelta(minutes=5)  # a chart of a few datapoints still spans a readable window
+NO_CPU_DATA = "no CPUUtilization data yet"
+
+
+def series_style(n: int) -> dict[str, Any]:
+    """The n-th series' look: its own dash pattern and hollow marker, later ones finer."""
+    linestyle, marker = SERIES_STYLES[n % len(SERIES_STYLES)]
+    return {
+        "linestyle": linestyle,
+        "marker": marker,
+        "markerfacecolor": "none",
+        "linewidth": max(1.0, 2.4 - 0.4 * n),
+        "markersize": max(3.0, 8.0 - 1.5 * n),
+    }
+
+
+def time_axis(axes: Any, start: datetime, end: datetime) -> None:
+    """A UTC time axis that says each time once (matplotlib's concise date labels)."""
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    locator = AutoDateLocator(tz=UTC, minticks=3, maxticks=7)  # type: ignore[no-untyped-call]
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=UTC))  # type: ignore[no-untyped-call]
+    axes.set_xlim(start, end)
+    axes.set_xlabel("time (UTC)")
+
+
+def _no_data_note(report: FleetReport) -> str:
+    return (
+        f"{NO_CPU_DATA}: CloudWatch has no AWS/EC2 CPUUtilization datapoint for this fleet in "
+        f"the last {report.minutes} minutes. The first ones arrive a few minutes after an "
+        "instance starts; run this again then."
+    )
+
 
 def cpu_chart(report: FleetReport) -> Chart:
     """A small line chart of CPU % per instance over the window (a note when no data)."""
-    from matplotlib.dates import DateFormatter
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(7, 2.8), layout="constrained")
     axes = figure.add_subplot()
+    axes.set_title(f"{report.stack}: CPU utilization per instance")
+    if not report.cpu:
+        axes.set_axis_off()
+        axes.text(0.5, 0.5, NO_CPU_DATA, ha="center", transform=axes.transAxes)
+        return Chart(figure, note=_no_data_note(report))
     names = {i.instance_id: i.name or i.instance_id for i in report.instances}
-    for instance_id in sorted({p.instance_id for p in report.cpu}):
+    # in the table's order (by name), so the legend reads like the table above it
+    series_ids = sorted({p.instance_id for p in report.cpu}, key=lambda i: (names.get(i, i), i))
+    for n, instance_id in enumerate(series_ids):
         series = [p for p in report.cpu if p.instance_id == instance_id]
         times: list[Any] = [p.time for p in series]  # matplotlib plots datetimes as dates
-        axes.plot(
-            times,
-            [p.percent for p in series],
-            marker=".",
-            label=names.get(instance_id, instance_id),
-        )
-    axes.xaxis.set_major_formatter(DateFormatter("%H:%M"))  # type: ignore[no-untyped-call]
-    axes.set_ylim(bottom=0)
-    axes.set_title(f"{report.stack}: CPU utilization per instance")
+        label = names.get(instance_id, instance_id)
+        axes.plot(times, [p.percent for p in series], label=label, **series_style(n))
+    end = max(p.time for p in report.cpu)
+    time_axis(axes, min(min(p.time for p in report.cpu), end - MIN_SPAN), end + MIN_SPAN / 10)
+    axes.set_ylim(0, max(1.0, 1.2 * max(p.percent for p in report.cpu)))  # room above the top
     axes.set_ylabel("CPU %")
-    axes.set_xlabel("time (UTC)")
-    if report.cpu:
-        axes.legend(loc="upper left", fontsize="small")
-    else:
-        axes.text(0.5, 0.5, "no CPUUtilization data yet", ha="center", transform=axes.transAxes)
+    if len(series_ids) > 1:
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     return Chart(figure)

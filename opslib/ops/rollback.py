@@ -6,9 +6,11 @@ CreateDeployment of that revision — the same thing CodeDeploy's automatic roll
 
 What counts as *current* is the revision of the group's most recent deployment (what the
 fleet was last asked to run, even if that failed); the default target is the newest
-*successful* revision other than it. Each revision's version and commit are read from the
-bundle's ``app/release.json`` (written by the build), which is also what the fleet must
-serve afterwards.
+*successful* revision of another release: a re-release of the same commit builds a new
+bundle (a new S3 key) but redeploying it would change nothing. Each revision's version and
+commit are read from the bundle's ``app/release.json`` (written by the build), which is
+also what the fleet must serve afterwards. When there is no such revision (a fresh stack,
+one release so far) there is nothing to roll back: that is a verdict, not a failure.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from opslib.exceptions import AwsError, ExecutionError
 from opslib.ops import fleet
 from opslib.ops.deployments import BATCH_LIMIT, DeploymentView, revision_key, wait_deployment
 from opslib.ops.fleet import FleetReport, serves
-from opslib.runbooks.verdict import Verdict
+from opslib.runbooks.verdict import Verdict, rerun_hint
 from opslib.target import Session, aws_errors
 
 if TYPE_CHECKING:
@@ -53,6 +55,15 @@ class Revision:
     def describe(self) -> str:
         what = self.version or self.commit[:12] or self.key
         return f"{what} ({self.deployment_id})"
+
+    def same_release(self, other: Revision) -> bool:
+        """Whether both hold the same build of the code: the same bundle, else the same
+        commit, else the same version (a rebuild of one commit is a new bundle)."""
+        if self.key == other.key:
+            return True
+        if self.commit and other.commit:
+            return self.commit == other.commit
+        return bool(self.version and self.version == other.version)
 
 
 def group_names(config: StackConfig) -> tuple[str, str]:
@@ -190,17 +201,25 @@ def history(session: Session, config: StackConfig, limit: int = 10) -> History:
 
 @dataclass(frozen=True)
 class Plan:
-    """What a rollback would do: from which revision to which, or why it cannot."""
+    """What a rollback would do: from which revision to which, or why it does not.
+
+    Without a target, ``nothing_to_roll_back`` tells the two reasons apart: there is no
+    earlier release (the fleet already runs the only one: fine), or the revision asked
+    for cannot be the target (a mistake to report).
+    """
 
     current: Revision | None
     target: Revision | None
     reason: str
+    nothing_to_roll_back: bool = False
 
     @property
     def possible(self) -> bool:
         return self.target is not None
 
     def describe(self) -> str:
+        if self.target is None and self.nothing_to_roll_back:
+            return f"nothing to roll back: {self.reason}"
         if self.target is None:
             return f"no rollback: {self.reason}"
         now = self.current.describe() if self.current else "nothing"
@@ -212,6 +231,7 @@ class Plan:
     def summary(self) -> dict[str, Any]:
         return {
             "possible": self.possible,
+            "nothing_to_roll_back": self.nothing_to_roll_back,
             "current": self.current.describe() if self.current else None,
             "target": self.target.describe() if self.target else None,
             "target_revision": self.target.key if self.target else None,
@@ -227,7 +247,7 @@ def _matches(revision: Revision, choice: str) -> bool:
 
 def plan_rollback(found: History, choose: str = "") -> Plan:
     """The revision to redeploy: ``choose`` (deployment id, version, commit prefix, S3 key)
-    or, by default, the newest successful revision other than the current one."""
+    or, by default, the newest successful revision of another release than the current."""
     current = found.current
     if choose:
         target = next((r for r in found.good if _matches(r, choose)), None)
@@ -237,10 +257,32 @@ def plan_rollback(found: History, choose: str = "") -> Plan:
         if current is not None and target.key == current.key:
             return Plan(current, None, f"{target.describe()} is already the current revision")
         return Plan(current, target, f"chosen: {choose}")
-    earlier = [r for r in found.good if current is None or r.key != current.key]
-    if not earlier:
-        return Plan(current, None, "no earlier successful revision to roll back to")
-    return Plan(current, earlier[0], "the previous good revision")
+    earlier = [r for r in found.good if not _runs_now(r, current)]
+    if earlier:
+        return Plan(current, earlier[0], "the previous good revision")
+    reason = "no earlier successful revision to roll back to"
+    if current is None:
+        return Plan(None, None, f"{reason} (nothing deployed yet)", nothing_to_roll_back=True)
+    if current.status != "Succeeded":
+        failed = f"the last deployment {current.describe()} is {current.status or 'unknown'}"
+        return Plan(current, None, f"{reason}; {failed}")
+    what = current.version or current.commit[:12] or current.key
+    only = f"every successful deployment so far is {what}"
+    return Plan(current, None, f"{reason} ({only}, the current one)", nothing_to_roll_back=True)
+
+
+def _runs_now(revision: Revision, current: Revision | None) -> bool:
+    """Whether rolling back to ``revision`` would leave the fleet as it is.
+
+    After a successful deployment the fleet runs that release, and any bundle of the same
+    commit is no way back; after a failed one only its very bundle is excluded (the last
+    good bundle is the way back, even of the same commit).
+    """
+    if current is None:
+        return False
+    if current.status == "Succeeded":
+        return revision.same_release(current)
+    return revision.key == current.key
 
 
 def create_deployment(session: Session, config: StackConfig, plan: Plan) -> str:
@@ -299,12 +341,14 @@ def verdict(
     deployment: DeploymentView | None = None,
     fleet_report: FleetReport | None = None,
 ) -> Verdict:
-    """Dry run: ✓ when there is something to roll back to; otherwise ✓ when the redeploy
-    succeeded and every instance serves the target's version."""
+    """✓ when there is nothing to roll back; for a dry run, ✓ when there is something to
+    roll back to; otherwise ✓ when the redeploy succeeded and every instance serves the
+    target's version."""
     if plan.target is None:
-        return Verdict(False, plan.describe())
+        return Verdict(plan.nothing_to_roll_back, plan.describe())
     if not confirm:
-        return Verdict(True, f"dry run: would {plan.describe()}; rerun with confirm=True")
+        hint = rerun_hint("rollback", "confirm", True)
+        return Verdict(True, f"dry run: would {plan.describe()}; {hint} to redeploy")
     if deployment is None or not deployment.succeeded:
         status = deployment.status if deployment else "not started"
         error = f": {deployment.error}" if deployment and deployment.error else ""

@@ -1,19 +1,27 @@
 """The runbooks on disk: their names, titles and parameters (as papermill reads them).
 
-A runbook is ``runbooks/<name>.ipynb``. Its parameters come from the cell tagged
-``parameters`` through :func:`papermill.inspect_notebook`, the same reading
-``papermill --help-notebook`` does: type from the annotation, help from the trailing
-comment. The folder is ``$OPSLIB_RUNBOOKS_DIR``, else ``./runbooks`` when it exists, else
+A runbook is ``runbooks/<name>.ipynb``. Its parameters are the assignments of the cell
+tagged ``parameters``: type from the annotation, default as written, help from the
+trailing comment — the facts :func:`papermill.inspect_notebook` (``papermill
+--help-notebook``) reports, read here from the notebook's JSON with :mod:`ast`. Importing
+papermill or nbformat costs seconds (nbformat's JSON-schema validation alone loads dozens
+of grammars), which ``opslib runbook list`` and the checks before a run need not pay;
+``tests/unit/test_runbook_runner.py`` holds this reading equal to papermill's for every
+runbook. The folder is ``$OPSLIB_RUNBOOKS_DIR``, else ``./runbooks`` when it exists, else
 the one next to the opslib package (a source checkout).
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
+import json
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from opslib.exceptions import ConfigError
 
@@ -66,12 +74,18 @@ def runbooks_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "runbooks"
 
 
-def _title_and_purpose(notebook: NotebookNode) -> tuple[str, str]:
+def _source(cell: Mapping[str, Any]) -> str:
+    """A cell's source: on disk a string or a list of lines (nbformat allows both)."""
+    source = cell.get("source") or ""
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def _title_and_purpose(cells: list[Mapping[str, Any]]) -> tuple[str, str]:
     """The first markdown cell's heading and its first paragraph after the heading."""
-    cell = next((c for c in notebook.cells if c.cell_type == "markdown"), None)
+    cell = next((c for c in cells if c.get("cell_type") == "markdown"), None)
     if cell is None:
         return "", ""
-    lines = [line.strip() for line in str(cell.source).splitlines()]
+    lines = [line.strip() for line in _source(cell).splitlines()]
     title = next((line.lstrip("# ") for line in lines if line.startswith("#")), "")
     body = [line for line in lines if line and not line.startswith("#")]
     purpose = []
@@ -82,25 +96,70 @@ def _title_and_purpose(notebook: NotebookNode) -> tuple[str, str]:
     return title, " ".join(purpose)
 
 
-def read_runbook(path: Path) -> RunbookInfo:
-    """A runbook's title, purpose and parameters; ConfigError when it cannot be read."""
-    import papermill
+_HELP = re.compile(r"\s*#\s*(?:type:\s*\S*\s*)?(?P<help>.*)$")
 
+
+def _assignment(node: ast.stmt) -> tuple[str, ast.expr | None, ast.expr] | None:
+    """(name, annotation, value) of ``name: type = value`` or ``name = value``, else None."""
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
+        return node.target.id, node.annotation, node.value
+    if isinstance(node, ast.Assign) and len(node.targets) == 1:
+        target = node.targets[0]
+        return (target.id, None, node.value) if isinstance(target, ast.Name) else None
+    return None
+
+
+def parameters_of(source: str) -> tuple[ParameterInfo, ...]:
+    """The parameters a ``parameters`` cell assigns: name, annotation, default, help.
+
+    As papermill's inspection reads them: an unannotated parameter's type is ``None``
+    (unknown), the help is the comment after the assignment (a ``type:`` comment left out).
+    """
     try:
-        notebook = read_notebook(path)
-        inspected = papermill.inspect_notebook(str(path), {})
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise ConfigError(f"parameters cell: not Python ({exc.msg}, line {exc.lineno})") from exc
+    lines = source.splitlines()
+    found = []
+    for node in tree.body:
+        assigned = _assignment(node)
+        if assigned is None:
+            continue
+        name, annotation, value = assigned
+        type_name = ast.get_source_segment(source, annotation) if annotation else None
+        default = ast.get_source_segment(source, value) or ""
+        if "\n" in default:  # written over several lines: shown on one
+            default = ast.unparse(value)
+        comment = _HELP.match(
+            lines[(node.end_lineno or node.lineno) - 1][node.end_col_offset or 0 :]
+        )
+        found.append(
+            ParameterInfo(name, type_name or "None", default, comment["help"] if comment else "")
+        )
+    return tuple(found)
+
+
+def _cells(path: Path) -> list[Mapping[str, Any]]:
+    """The cells of a notebook file (nbformat 4 JSON); ConfigError when it is not one."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: not a readable notebook ({exc})") from exc
-    parameters = tuple(
-        ParameterInfo(
-            name=p["name"],
-            type_name=str(p.get("inferred_type_name") or "None"),
-            default=str(p.get("default", "")),
-            help=str(p.get("help") or ""),
-        )
-        for p in inspected.values()
-    )
-    title, purpose = _title_and_purpose(notebook)
+    cells = document.get("cells") if isinstance(document, dict) else None
+    if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
+        raise ConfigError(f"{path}: not a readable notebook (no list of cells, nbformat 4)")
+    return cells
+
+
+def read_runbook(path: Path) -> RunbookInfo:
+    """A runbook's title, purpose and parameters; ConfigError when it cannot be read."""
+    cells = _cells(path)
+    tagged = [c for c in cells if "parameters" in ((c.get("metadata") or {}).get("tags") or [])]
+    try:
+        parameters = parameters_of(_source(tagged[0])) if tagged else ()
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    title, purpose = _title_and_purpose(cells)
     return RunbookInfo(path.stem, path, title or path.stem, purpose, parameters)
 
 

@@ -17,13 +17,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opslib.config import StackConfig, load_config, override
 from opslib.exceptions import ExecutionError
+from opslib.runbooks.display import use_report_tables
 from opslib.runbooks.reports import summary_path
 from opslib.runbooks.verdict import Verdict
-from opslib.target import Session, connect
+
+if TYPE_CHECKING:
+    from opslib.target import Session
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +57,13 @@ def runbook_config(params: Mapping[str, Any]) -> StackConfig:
 def begin(
     name: str,
     params: Mapping[str, Any],
-    open_session: Callable[[StackConfig], Session] = connect,
+    open_session: Callable[[StackConfig], Session] | None = None,
 ) -> RunbookContext:
     """Load the config, connect to the target; the first step of every runbook."""
+    if open_session is None:
+        from opslib.target import connect  # boto3: only once a runbook really begins
+
+        open_session = connect
     config = runbook_config(params)
     context = RunbookContext(name, dict(params), config, open_session(config))
     _readable_tables()
@@ -64,12 +71,14 @@ def begin(
 
 
 def _readable_tables() -> None:
-    """Tables in a report show whole reasons and every row (pandas cuts at 50 chars)."""
+    """Tables in a report show whole reasons and every row (pandas cuts at 50 chars), and
+    no index column (see :mod:`opslib.runbooks.display`)."""
     import pandas
 
     pandas.set_option("display.max_colwidth", 200)
     pandas.set_option("display.max_rows", 500)
     pandas.set_option("display.width", 200)
+    use_report_tables()
 
 
 def to_plain(value: Any) -> Any:

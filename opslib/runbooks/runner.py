@@ -28,6 +28,7 @@ from opslib import params as checks
 from opslib.exceptions import ConfigError, ExecutionError
 from opslib.runbooks.catalog import KERNEL_NAME, RunbookInfo, read_notebook
 from opslib.runbooks.context import runbook_config, to_plain, write_summary
+from opslib.runbooks.html import export_html, random_cell_id
 from opslib.runbooks.reports import OUTPUT_ENV, report_base
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,33 @@ class FailedCell:
     def describe(self) -> str:
         count = f"In [{self.execution_count}]" if self.execution_count else f"#{self.index}"
         name = f" '{self.cell_id}'" if self.cell_id else ""
-        return f"cell {count}{name} ({self.first_line}): {self.ename}: {self.evalue}"
+        code = f" ({balanced(self.first_line)})" if self.first_line else ""
+        return f"cell {count}{name}{code}: {self.ename}: {self.evalue}"
+
+
+_CLOSERS = {"(": ")", "[": "]", "{": "}"}
+
+
+def balanced(code: str) -> str:
+    """A line of code cut from its cell, its open brackets closed: ``conclude(…)``.
+
+    The first line of ``runbooks.conclude(\n    rb, ...)`` would otherwise open a
+    parenthesis the one-line error never closes. Brackets inside strings are ignored.
+    """
+    stack: list[str] = []
+    quote = ""
+    for char in code:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in _CLOSERS:
+            stack.append(_CLOSERS[char])
+        elif stack and char == stack[-1]:
+            stack.pop()
+    if not stack:
+        return code
+    return code + "…" + "".join(reversed(stack))
 
 
 @dataclass
@@ -155,28 +182,11 @@ def _failed_cell(error: Any, output: Path) -> FailedCell:
     return FailedCell(
         index=int(error.cell_index),
         execution_count=error.exec_count,
-        cell_id=cell_id if not _random_id(cell_id) else "",
+        cell_id=cell_id if not random_cell_id(cell_id) else "",
         first_line=first[:80],
         ename=str(error.ename),
         evalue=str(error.evalue).splitlines()[0] if error.evalue else "",
     )
-
-
-def _random_id(cell_id: str) -> bool:
-    """Whether a cell id is one nbformat generated (8 hex digits), not a chosen name."""
-    return len(cell_id) == 8 and all(c in "0123456789abcdef" for c in cell_id)
-
-
-def export_html(notebook: Path, html: Path) -> Path:
-    """The executed notebook as HTML without code cells (``nbconvert --no-input``)."""
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
-    )
-    body, _ = exporter.from_notebook_node(read_notebook(notebook))
-    html.write_text(body, encoding="utf-8")
-    return html
 
 
 @contextmanager
@@ -193,6 +203,25 @@ def _environment(name: str, value: str) -> Iterator[None]:
             os.environ[name] = before
 
 
+def kernel_settings(has_curve: bool | None = None, posix: bool | None = None) -> dict[str, Any]:
+    """How papermill's kernel manager talks to the kernel: never in plain text over TCP.
+
+    jupyter_client starts kernels on TCP without encryption unless told otherwise, and
+    ipykernel (7+) rightly warns about it in every run. With CurveZMQ (pyzmq built with
+    libsodium) the manager provisions keys for kernels whose kernelspec declares support
+    (``transport_encryption = auto``; ipykernel's does); without it, the kernel listens on
+    Unix sockets in the Jupyter runtime folder (``transport = ipc``), reachable by no one
+    on the network.
+    """
+    import zmq
+
+    has_curve = bool(zmq.has("curve")) if has_curve is None else has_curve
+    posix = os.name == "posix" if posix is None else posix
+    if has_curve:
+        return {"transport_encryption": "auto"}
+    return {"transport": "ipc"} if posix else {}
+
+
 def _execute(
     info: RunbookInfo,
     parameters: dict[str, Any],
@@ -202,6 +231,7 @@ def _execute(
 ) -> None:
     import papermill
     from jupyter_client.kernelspec import NoSuchKernel
+    from traitlets.config import Config
 
     paths.notebook.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -214,6 +244,7 @@ def _execute(
                 progress_bar=False,
                 request_save_on_cell_execute=True,
                 stdout_file=stdout,
+                config=Config({"KernelManager": kernel_settings()}),
             )
     except NoSuchKernel as exc:
         raise ConfigError(

@@ -17,3 +17,11 @@ class Verdict:
 
     def _repr_markdown_(self) -> str:
         return f"### {self}"
+
+
+def rerun_hint(runbook: str, parameter: str, value: bool) -> str:
+    """How to run a runbook again with a flag flipped, in Python and on the command line."""
+    return (
+        f"rerun with {parameter}={value} "
+        f"(opslib runbook run {runbook} -p {parameter} {str(value).lower()})"
+    )

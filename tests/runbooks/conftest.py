@@ -9,8 +9,11 @@ The stack is what a user has after ``opslib up`` and a first release, built the 
    CPU metrics are sampled every second so fleet-health has a chart);
 3. ``opslib up`` (:func:`opslib.stack.apply`) with a fleet of 2, then one pipeline run of the
    clone's head: the real buildspec, jest and CodeDeploy hooks, to a healthy fleet;
-4. a second revision of the same bundle under another S3 key, deployed by CodeDeploy, so
-   "the previous good revision" exists for the rollback runbook.
+4. two more revisions deployed by CodeDeploy, so the rollback runbook has a way back: the
+   same app labelled as another release (its ``release.json`` says another version and
+   commit, as a build of another commit would), then the first bundle again under a new
+   S3 key (a re-release of the same commit, which is no way back). "The previous good
+   revision" is the relabelled one.
 
 Notebook kernels get the stack through the environment (``OPSLIB_CONFIG``,
 ``OPSLIB_REPORTS_DIR``): nbval and papermill start kernels that inherit it.
@@ -18,8 +21,11 @@ Notebook kernels get the stack through the environment (``OPSLIB_CONFIG``,
 
 from __future__ import annotations
 
+import io
+import json
 import subprocess
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +36,7 @@ import yaml
 from opslib import emulator, stack
 from opslib.config import StackConfig, load_config
 from opslib.ops import deployments, pipeline
-from opslib.ops.rollback import group_names
+from opslib.ops.rollback import RELEASE_FILE, group_names
 from opslib.target import Session, connect
 from tests.runbooks.suite import REPO
 
@@ -98,16 +104,34 @@ def release_head(session: Session, config: StackConfig) -> pipeline.ExecutionRep
     return pipeline.follow(session, name, execution_id, timeout=PIPELINE_TIMEOUT)
 
 
-def redeploy_as_new_revision(session: Session, config: StackConfig, deployment_id: str) -> str:
-    """Copy a deployment's bundle to a new S3 key and deploy that: a second good revision."""
+OTHER_RELEASE = {"version": "0.9.0+0ther00", "commit": "0ther00" + "0" * 33}
+
+
+def relabelled(bundle: bytes, release: dict[str, str]) -> bytes:
+    """The bundle with another ``app/release.json``: what the fleet serves says ``release``."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(bundle)) as old, zipfile.ZipFile(out, "w") as new:
+        for item in old.infolist():
+            data = old.read(item)
+            if item.filename == RELEASE_FILE:
+                data = json.dumps({**json.loads(data), **release}).encode()
+            new.writestr(item, data)
+    return out.getvalue()
+
+
+def redeploy_as_new_revision(
+    session: Session, config: StackConfig, deployment_id: str, release: dict[str, str] | None = None
+) -> str:
+    """Put a deployment's bundle under a new S3 key (relabelled as ``release``, if given)
+    and deploy that: another good revision."""
     info = deployments.get_deployment(session, deployment_id)
     location = dict(info["revision"]["s3Location"])
     s3 = session.client("s3")
-    key = f"{location['key']}-again"
-    s3.copy_object(
-        Bucket=location["bucket"], Key=key, CopySource={"Bucket": location["bucket"],
-        "Key": location["key"]},
-    )  # fmt: skip
+    key = f"{location['key']}-{'relabelled' if release else 'again'}"
+    bundle = s3.get_object(Bucket=location["bucket"], Key=location["key"])["Body"].read()
+    if release:
+        bundle = relabelled(bundle, release)
+    s3.put_object(Bucket=location["bucket"], Key=key, Body=bundle)
     application, group = group_names(config)
     revision = {"revisionType": "S3", "s3Location": {**location, "key": key}}
     revision["s3Location"].pop("eTag", None)
@@ -149,7 +173,9 @@ def suite_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SuiteStack
         stack.apply(session, config)
         first = release_head(session, config)
         assert first.succeeded, f"first release: {first.status} {first.failed_action}"
-        redeploy_as_new_revision(session, config, _last_deployment(session, config))
+        first = _last_deployment(session, config)
+        redeploy_as_new_revision(session, config, first, OTHER_RELEASE)
+        redeploy_as_new_revision(session, config, first)  # the same commit released again
         wait_for_cpu_data(session, config)
         yield suite
     finally:

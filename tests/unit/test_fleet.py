@@ -243,3 +243,76 @@ def test_cpu_chart_says_when_there_is_no_data() -> None:
     axes = fleet.cpu_chart(empty).figure.axes[0]
     assert not axes.lines
     assert [t.get_text() for t in axes.texts] == ["no CPUUtilization data yet"]
+
+
+def every_20s(instance_id: str, percent: float, points: int = 10) -> list[fleet.CpuPoint]:
+    return [fleet.CpuPoint(instance_id, NOW + timedelta(seconds=20 * n), percent)
+            for n in range(points)]  # fmt: skip
+
+
+def drawn_tick_labels(chart: fleet.Chart) -> list[str]:
+    chart.figure.draw_without_rendering()
+    return [t.get_text() for t in chart.figure.axes[0].get_xticklabels()]
+
+
+@pytest.mark.parametrize("points", [1, 4, 10, 90])  # 0 s, 1 min, 3 min, 30 min of data
+def test_cpu_chart_time_axis_says_each_time_once_in_utc(points: int) -> None:
+    built = fleet.assemble("demo", [instance("i-1", "a")], {}, every_20s("i-1", 2.0, points))
+    chart = fleet.cpu_chart(built)
+    labels = [label for label in drawn_tick_labels(chart) if label]
+    assert len(labels) >= 2
+    assert len(labels) == len(set(labels)), labels
+    axes = chart.figure.axes[0]
+    assert axes.get_xlabel() == "time (UTC)"
+    start, end = axes.get_xlim()
+    assert end > start  # never the 00:00 -> 00:00 axis of nothing
+
+
+def test_cpu_chart_lines_that_coincide_stay_distinguishable() -> None:
+    cpu = every_20s("i-1", 2.0) + every_20s("i-2", 2.0) + every_20s("i-3", 2.0)
+    names = [instance("i-1", "demo-fleet-1"), instance("i-2", "demo-fleet-2"),
+             instance("i-3", "demo-fleet-3")]  # fmt: skip
+    axes = fleet.cpu_chart(fleet.assemble("demo", names, {}, cpu)).figure.axes[0]
+    looks = {(line.get_linestyle(), line.get_marker()) for line in axes.lines}
+    assert len(looks) == 3  # same data, three different lines
+    legend = axes.get_legend()
+    assert legend is not None
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "demo-fleet-1", "demo-fleet-2", "demo-fleet-3"
+    ]  # fmt: skip
+
+
+def test_cpu_chart_of_one_instance_needs_no_legend() -> None:
+    built = fleet.assemble("demo", [instance("i-1", "a")], {}, every_20s("i-1", 2.0))
+    assert fleet.cpu_chart(built).figure.axes[0].get_legend() is None
+
+
+def test_without_cpu_data_the_record_says_so_in_words_not_with_empty_axes() -> None:
+    empty = fleet.assemble("demo", [instance("i-1", "a")], {"i-1": probe()}, [], minutes=30)
+    chart = fleet.cpu_chart(empty)
+    assert chart._repr_png_() is None  # no picture of nothing
+    note = chart._repr_markdown_()
+    assert note is not None and "no CPUUtilization data yet" in note
+    assert "in the last 30 minutes" in note
+    assert not chart.figure.axes[0].axison
+
+
+def test_a_chart_with_data_is_a_picture_only() -> None:
+    built = fleet.assemble("demo", [instance("i-1", "a")], {}, every_20s("i-1", 2.0))
+    assert fleet.cpu_chart(built)._repr_markdown_() is None
+
+
+def test_the_fleet_table_shows_a_dash_not_none_for_missing_cpu() -> None:
+    from opslib.runbooks import display
+
+    built = fleet.assemble("demo", [instance("i-1", "a")], {"i-1": probe()}, [])
+    for shown in (display.table_html(built.frame()), display.table_text(built.frame())):
+        assert "None" not in shown and "NaN" not in shown and "–" in shown
+    assert built.summary()["instances"][0]["cpu_percent"] is None  # the data stays null
+
+
+def test_cpu_chart_series_follow_the_tables_order_by_name() -> None:
+    names = [instance("i-b", "demo-fleet-1"), instance("i-a", "demo-fleet-2")]
+    cpu = every_20s("i-a", 1.0) + every_20s("i-b", 2.0)
+    axes = fleet.cpu_chart(fleet.assemble("demo", names, {}, cpu)).figure.axes[0]
+    assert [line.get_label() for line in axes.lines] == ["demo-fleet-1", "demo-fleet-2"]

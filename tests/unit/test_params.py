@@ -160,8 +160,8 @@ def test_assigned_names_reads_plain_and_annotated_assignments() -> None:
         ("24", "int", 24),
         ("0.25", "float", 0.25),
         ("true", "bool", True),
-        ("No", "bool", False),
-        ("1", "bool", True),
+        ("False", "bool", False),  # Python's spelling, as the runbooks' help writes it
+        ("TRUE", "bool", True),
         ("abc1234", "str", "abc1234"),
         ("24", "None", "24"),  # an unannotated parameter stays text
     ],
@@ -177,3 +177,21 @@ def test_parse_value_converts_command_line_text(text: str, type_name: str, value
 def test_parse_value_names_the_parameter(text: str, type_name: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=rf"parameter 'p': expected {problem}, got '{text}'"):
         params.parse_value("p", text, type_name)
+
+
+@pytest.mark.parametrize("text", ["yes", "No", "1", "0", "on", "off", "y", "t", ""])
+def test_a_bool_is_only_true_or_false_as_the_messages_say(text: str) -> None:
+    # '-p confirm yes' used to be read as consent: it must be spelled as the docs spell it
+    expected = rf"parameter 'confirm': expected true or false, got '{text}'"
+    with pytest.raises(ConfigError, match=expected):
+        params.parse_value("confirm", text, "bool")
+
+
+def test_checked_parameters_are_a_dict_shown_as_one_line_not_a_raw_dict() -> None:
+    checked = params.validate(namespace(hours=6))
+    assert isinstance(checked, dict) and checked["hours"] == 6
+    assert checked._repr_markdown_() == (
+        "**Parameters:** target `local` · config `(default)` · hours `6` · ratio `0.5` · "
+        "confirm `False` · commit `(default)`"
+    )
+    assert checked.describe().startswith("parameters: target local, config (default), hours 6")

@@ -143,6 +143,60 @@ def test_plan_rollback(
     assert plan.possible is (target is not None)
 
 
+def rebuilt(of: rollback.Revision, deployment_id: str, key: str, status: str = "Succeeded"
+            ) -> rollback.Revision:  # fmt: skip
+    """The same commit built again: a new bundle (S3 key), the same version and commit."""
+    return rollback.Revision(
+        f"s3://b/{key}", s3(key), deployment_id, status, T0, "", of.version, of.commit
+    )
+
+
+def test_after_a_re_release_of_the_same_commit_the_default_is_the_previous_other_release() -> None:
+    again = rebuilt(R3, "d-4", "k3-again")
+    plan = rollback.plan_rollback(rollback.History(again, [again, R3, R2, R1]))
+    assert plan.target == R2
+    assert "replacing 1.0.0+ccccccc" in plan.describe()
+    assert "redeploy 1.0.0+ccccccc" not in plan.describe()
+
+
+def test_the_only_release_so_far_means_nothing_to_roll_back_which_is_a_fine_verdict() -> None:
+    again = rebuilt(R3, "d-4", "k3-again")
+    for found in (rollback.History(R3, [R3]), rollback.History(again, [again, R3])):
+        plan = rollback.plan_rollback(found)
+        assert plan.target is None and plan.nothing_to_roll_back
+        assert plan.describe().startswith("nothing to roll back: no earlier successful revision")
+        assert "1.0.0+ccccccc, the current one" in plan.reason
+        for confirm in (False, True):
+            verdict = rollback.verdict(plan, confirm)
+            assert verdict.ok, verdict
+            assert str(verdict).startswith("✓ nothing to roll back")
+        assert plan.summary()["nothing_to_roll_back"] is True
+    empty = rollback.plan_rollback(rollback.History(None, []))
+    assert empty.nothing_to_roll_back and rollback.verdict(empty, False).ok
+    assert "nothing deployed yet" in empty.reason
+
+
+def test_after_a_failed_deployment_the_last_good_bundle_is_the_way_back_even_of_its_commit() -> (
+    None
+):
+    failed = rebuilt(R3, "d-4", "k3-again", status="Failed")
+    assert rollback.plan_rollback(rollback.History(failed, [R3, R2])).target == R3
+
+
+def test_a_failed_deployment_with_nothing_good_before_it_is_no_fine_verdict() -> None:
+    failed = rebuilt(R3, "d-4", "k3-again", status="Failed")
+    plan = rollback.plan_rollback(rollback.History(failed, []))
+    assert plan.target is None and not plan.nothing_to_roll_back
+    assert "the last deployment 1.0.0+ccccccc (d-4) is Failed" in plan.reason
+    assert not rollback.verdict(plan, False).ok
+
+
+def test_the_dry_run_verdict_says_how_to_confirm_on_the_command_line() -> None:
+    plan = rollback.Plan(R3, R2, "the previous good revision")
+    sentence = rollback.verdict(plan, confirm=False).sentence
+    assert "rerun with confirm=True (opslib runbook run rollback -p confirm true)" in sentence
+
+
 def test_a_dry_run_deploys_nothing_and_a_confirmed_one_creates_a_deployment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -119,6 +119,26 @@ def test_a_run_writes_notebook_html_and_summary(book_dir: Path, tmp_path: Path) 
     assert summary["failed_cell"] is None
 
 
+def test_the_kernel_is_not_started_in_plain_text_over_tcp(
+    book_dir: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    record = runner.run_runbook(catalog.find_runbook("quiet", book_dir), {}, reports_dir=tmp_path)
+    assert record.ok, record.failure()
+    assert "without encryption" not in capfd.readouterr().err  # ipykernel's warning
+
+
+@pytest.mark.parametrize(
+    ("has_curve", "posix", "settings"),
+    [
+        (True, True, {"transport_encryption": "auto"}),  # CurveZMQ keys from the manager
+        (False, True, {"transport": "ipc"}),  # Unix sockets: nothing on the network
+        (False, False, {}),  # no better choice on Windows without CurveZMQ
+    ],
+)
+def test_kernel_settings(has_curve: bool, posix: bool, settings: dict[str, str]) -> None:
+    assert runner.kernel_settings(has_curve, posix) == settings
+
+
 def test_a_failing_cell_is_named_and_the_notebook_is_saved_first(
     book_dir: Path, tmp_path: Path
 ) -> None:
@@ -132,6 +152,89 @@ def test_a_failing_cell_is_named_and_the_notebook_is_saved_first(
     assert json.loads(record.paths.summary.read_text())["failed_cell"]["cell_id"] == "boom"
     with pytest.raises(ExecutionError, match="failed at cell In \\[3\\] 'boom'"):
         record.raise_for_status()
+
+
+DEFINE_CONCLUDE = (
+    "define",
+    "from opslib.exceptions import ExecutionError\n"
+    "def conclude(*args):\n    raise ExecutionError('✗ no rollback: nothing earlier')",
+)
+MULTILINE_FAILURE = ("verdict", "conclude(\n    1,\n    2,\n)")
+
+
+def test_a_failed_step_is_one_well_formed_line_and_a_red_box_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "runbooks"
+    cells = [VALIDATE, DEFINE_CONCLUDE, MULTILINE_FAILURE, ("later", "print('never printed')")]
+    tiny(folder, "stops", cells)
+    record = runner.run_runbook(catalog.find_runbook("stops", folder), {}, reports_dir=tmp_path)
+    line = record.failure()
+    assert line == (
+        "runbook stops failed at cell In [4] 'verdict' (conclude(…)): "
+        "ExecutionError: ✗ no rollback: nothing earlier"
+    )
+    assert line.count("(") == line.count(")")
+    executed = nbformat.read(record.paths.notebook, as_version=4)
+    assert any(o.output_type == "error" for c in executed.cells for o in c.get("outputs", []))
+    html = record.paths.html.read_text()
+    assert "Traceback" not in html and "most recent call last" not in html
+    assert "papermill encountered an exception" not in html  # papermill's 2em red banner
+    assert html.count('class="opslib-step-error"') == 2  # at the top and at the step
+    assert "✗ Step &#x27;verdict&#x27; failed" in html or "✗ Step 'verdict' failed" in html
+    assert "ExecutionError: no rollback: nothing earlier" in html
+
+
+REPORT_CELLS = [
+    ("validate", VALIDATE[1] + "\np"),
+    (
+        "connect",
+        "from opslib import runbooks\n"
+        "rb = runbooks.begin('tables', p, open_session=lambda c: None)",
+    ),
+    (
+        "table",
+        "import pandas\n"
+        "pandas.DataFrame([{'name': 'a', 'cpu %': None}, {'name': 'b', 'cpu %': 1.5}])",
+    ),
+]
+
+
+def test_a_record_shows_parameters_as_a_line_and_tables_without_index_or_none(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "runbooks"
+    tiny(folder, "tables", REPORT_CELLS)
+    record = runner.run_runbook(
+        catalog.find_runbook("tables", folder), {"hours": "6"}, reports_dir=tmp_path
+    )
+    assert record.ok, record.failure()
+    html = record.paths.html.read_text()
+    assert "<strong>Parameters:</strong> target <code>local</code>" in html
+    assert "hours <code>6</code>" in html
+    assert "{&#x27;target&#x27;" not in html and "{'target'" not in html  # no raw dict
+    table = html[html.index("<table") : html.index("</table>")]
+    assert "<th>0</th>" not in table and "<th></th>" not in table  # no index column
+    assert "<th>name</th>" in table and "<td>1.5</td>" in table
+    assert "None" not in table and "NaN" not in table and "<td>–</td>" in table
+
+
+@pytest.mark.parametrize(
+    ("code", "shown"),
+    [
+        ("x = 1", "x = 1"),
+        ("runbooks.conclude(", "runbooks.conclude(…)"),
+        (
+            "p = params.validate(globals(), hours=[1, {",
+            "p = params.validate(globals(), hours=[1, {…}])",
+        ),
+        ("print('(')", "print('(')"),  # a bracket in a string opens nothing
+        ("f(x)[0]", "f(x)[0]"),
+    ],
+)
+def test_the_failing_cells_code_is_quoted_with_its_brackets_closed(code: str, shown: str) -> None:
+    cell = runner.FailedCell(3, 9, "verdict", code, "ExecutionError", "boom")
+    assert cell.describe() == f"cell In [9] 'verdict' ({shown}): ExecutionError: boom"
 
 
 def test_the_in_notebook_check_catches_a_range_the_runner_cannot(

@@ -233,3 +233,10 @@ def test_teardown_summary_names_what_was_deleted() -> None:
     assert done["result"]["left_to_other_stacks"] == ["codebuild project demo-build"]
     assert done["result"]["still_tagged"] == ["a"] and done["result"]["counts"]["delete"] == 1
     assert json.loads(json.dumps(to_plain(done))) == done
+
+
+def test_dry_run_verdicts_say_how_to_rerun_on_the_command_line() -> None:
+    provision = walkthrough.provision_verdict("demo", Plan([BUCKET, ROLE, TOPIC]), None)
+    assert "(opslib runbook run provision -p dry_run false) to apply" in provision.sentence
+    teardown = walkthrough.teardown_verdict("demo", Plan(deleting(BUCKET)), None)
+    assert "(opslib runbook run teardown -p confirm true) to delete" in teardown.sentence

@@ -27,7 +27,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from opslib import __version__
-from opslib.emulator import motofixes
+from opslib.emulator import limits, motofixes
 from opslib.emulator.codebuild import BuildService
 from opslib.emulator.codedeploy import DeployService
 from opslib.emulator.connections import ConnectionService
@@ -54,6 +54,7 @@ class Emulator:
         motofixes.apply()
         snapshots.restore()
         gateway = Gateway(DomainDispatcherApplication(create_backend_app), snapshots, self.health)
+        limits.register(gateway)
         self.runtime = Runtime(gateway, RecordStore(state_dir / "records.sqlite"), state_dir)
         self.builds = BuildService(self.runtime, timeout_scale)
         self.reports = ReportService(self.runtime)

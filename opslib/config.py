@@ -1,16 +1,26 @@
 """The stack's settings: one YAML file (``opslib.yml``), validated with clear errors.
 
 Every setting has a default, so a missing file means "the demo stack on the local
-emulator". A wrong value is reported as ``opslib.yml: fleet.size: expected ...`` naming
-the file, the key path and what is expected; unknown keys are errors too, because a
-misspelled key that silently falls back to its default is the worst kind of config bug.
+emulator" — and so does an empty file (or ``--config /dev/null``), on purpose. A wrong
+value is reported as ``opslib.yml: fleet.size: expected ...`` naming the file, the key path
+and what is expected; unknown keys are errors too, because a misspelled key that silently
+falls back to its default is the worst kind of config bug, and so is a key given twice.
+
+Values are checked against what AWS accepts, from AWS's own data where botocore ships it:
+regions from its endpoint partitions, instance types from the EC2 API model, CIDRs as real
+IPv4 networks, log retention from CloudWatch Logs' fixed set of days. What depends on this
+machine (the state directory, the local git repository and branch) is checked by
+:func:`check_state_dir` and :func:`check_local_source` where it is used.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
+import ipaddress
 import os
 import re
+import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -19,6 +29,7 @@ from typing import Any
 import yaml
 
 from opslib.exceptions import ConfigError
+from opslib.inputfiles import UnusableFile, check_depth, read_bounded
 
 CONFIG_FILENAME = "opslib.yml"
 CONFIG_ENV = "OPSLIB_CONFIG"
@@ -31,6 +42,12 @@ DEPLOYMENT_CONFIGS = (
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _CIDR_RE = re.compile(r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$")
+# CloudWatch Logs PutRetentionPolicy: "Possible values are: 1, 3, 5, 7, 14, 30, 60, 90, 120,
+# 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, and 3653."
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -153,12 +170,78 @@ def _ports(value: Any) -> str | None:
     return None if ok else "expected a list of ports (1-65535)"
 
 
+def _cidr(example: str) -> Check:
+    """An IPv4 network as AWS stores it: four octets 0-255 (no leading zeros), prefix 0-32.
+
+    EC2 accepts host bits after the prefix (``10.0.0.5/24``) but stores the network
+    (``10.0.0.0/24``), so the stack would show drift on every plan: refused with the fix.
+    """
+    expected = f"an IPv4 CIDR such as {example}"
+
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str) or not _CIDR_RE.match(value):
+            return f"expected {expected}"
+        try:
+            network = ipaddress.IPv4Network(value, strict=False)
+        except ValueError:
+            return f"expected {expected} (octets 0-255 without leading zeros, prefix 0-32)"
+        if str(network) != value:
+            return f"host bits are set after the prefix; write {network} (or a /32 address)"
+        return None
+
+    return check
+
+
 def _ssh_cidr(value: Any) -> str | None:
     if value is None:
         return None
     if value in ("0.0.0.0/0", "::/0"):
         return "SSH may not be opened to the whole internet; name your own CIDR or use SSM"
-    return _matches(_CIDR_RE, "an IPv4 CIDR such as 203.0.113.7/32")(value)
+    return _cidr("203.0.113.7/32")(value)
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region of every partition in botocore's endpoint data (aws, aws-cn, ...)."""
+    import botocore.loaders
+
+    endpoints = botocore.loaders.create_loader().load_data("endpoints")
+    return frozenset(region for p in endpoints["partitions"] for region in p["regions"])
+
+
+def _region(value: Any) -> str | None:
+    if isinstance(value, str) and value in known_regions():
+        return None
+    shape = _matches(_REGION_RE, "an AWS region such as us-east-1")(value)
+    if shape:
+        return shape
+    hint = difflib.get_close_matches(value, sorted(known_regions()), n=1)
+    maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
+    return f"expected an AWS region that botocore knows, such as us-east-1{maybe}"
+
+
+@functools.cache
+def known_instance_types() -> frozenset[str]:
+    """The EC2 API's InstanceType enumeration, from the service model botocore ships."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("ec2")
+    return frozenset(model.shape_for("InstanceType").enum)
+
+
+def _instance_type(value: Any) -> str | None:
+    if isinstance(value, str) and value in known_instance_types():
+        return None
+    hint = difflib.get_close_matches(str(value), sorted(known_instance_types()), n=1)
+    maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
+    return f"expected an EC2 instance type such as t2.micro{maybe}"
+
+
+def _retention(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value in LOG_RETENTION_DAYS:
+        return None
+    days = ", ".join(map(str, LOG_RETENTION_DAYS))
+    return f"expected a number of days CloudWatch Logs accepts: {days}"
 
 
 def _ratio(value: Any) -> str | None:
@@ -169,21 +252,21 @@ def _ratio(value: Any) -> str | None:
 _CHECKS: dict[str, Check] = {
     "stack": _matches(_NAME_RE, "3-32 lowercase letters, digits and '-', starting with a letter"),
     "target": _one_of(TARGETS),
-    "region": _matches(_REGION_RE, "an AWS region such as us-east-1"),
+    "region": _region,
     "profile": _optional(_is_str),
-    "log_retention_days": _int_range(1, 3653),
+    "log_retention_days": _retention,
     "emulator.port": _int_range(0, 65535),
     "emulator.state_dir": _is_str,
     "source.repository": _is_str,
     "source.branch": _is_str,
     "source.github": _matches(re.compile(r"^[\w.-]+/[\w.-]+$"), "owner/repository"),
     "fleet.size": _int_range(1, 100),
-    "fleet.instance_type": _matches(re.compile(r"^[a-z][a-z0-9]*\.[a-z0-9]+$"), "e.g. t2.micro"),
+    "fleet.instance_type": _instance_type,
     "fleet.tag_key": _is_str,
     "fleet.tag_value": _is_str,
     "network.app_port": _int_range(1, 65535),
     "network.ingress_ports": _ports,
-    "network.ingress_cidr": _matches(_CIDR_RE, "an IPv4 CIDR such as 0.0.0.0/0"),
+    "network.ingress_cidr": _cidr("0.0.0.0/0"),
     "network.ssh_cidr": _ssh_cidr,
     "deploy.config": _one_of(DEPLOYMENT_CONFIGS),
     "deploy.approval": _is_bool,
@@ -193,7 +276,9 @@ _CHECKS: dict[str, Check] = {
 
 
 def _fail(source: str, key: str, problem: str, value: Any) -> ConfigError:
-    return ConfigError(f"{source}: {key}: {problem}, got {value!r}")
+    shown = repr(value)
+    shown = shown if len(shown) <= 80 else f"{shown[:60]}... ({len(shown)} characters)"
+    return ConfigError(f"{source}: {key}: {problem}, got {shown}")
 
 
 def _unknown_key(source: str, prefix: str, key: str, known: list[str]) -> ConfigError:
@@ -250,22 +335,71 @@ def find_config(explicit: str | Path | None = None) -> Path | None:
 
 
 def load_config(path: str | Path | None = None) -> StackConfig:
-    """Load and validate the stack's config; no file at all means every default."""
+    """Load and validate the stack's config; no file (or an empty one) means every default."""
     found = find_config(path)
-    if found is None:
-        return StackConfig()
+    if found is None or os.path.abspath(found) == os.devnull:
+        return StackConfig()  # ``--config /dev/null``: explicitly no settings, every default
+    config = parse_config(_load_yaml(_read(found), found), str(found))
+    return _with_source(config, found)
+
+
+def _read(path: Path) -> str:
+    """The file's text, bounded (:mod:`opslib.inputfiles`)."""
     try:
-        text = found.read_text(encoding="utf-8")
+        return read_bounded(path)
+    except UnusableFile as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        reason = f"{exc.reason} at byte {exc.start}"
+        raise ConfigError(f"{path}: not a YAML text file (not UTF-8: {reason})") from exc
     except OSError as exc:
-        raise ConfigError(f"{found}: cannot read the config file ({exc.strerror})") from exc
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"{path}: cannot read the config file ({reason})") from exc
+
+
+_YamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 10x faster
+
+
+def _load_yaml(text: str, path: Path) -> Any:
+    """Plain data from YAML text, refusing deep nesting and keys given twice."""
     try:
-        data = yaml.safe_load(text)
+        check_depth(text)
+    except UnusableFile as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    loader = _YamlLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _reject_duplicate_keys(node, str(path), "", set())
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{found}:{where}: not valid YAML") from exc
-    config = parse_config(data, str(found))
-    return _with_source(config, found)
+        raise ConfigError(f"{path}:{where}: not valid YAML") from exc
+    finally:
+        loader.dispose()
+
+
+def _reject_duplicate_keys(node: yaml.Node, source: str, prefix: str, seen: set[int]) -> None:
+    """A key given twice in one mapping is an error: YAML loaders let the last one win."""
+    if id(node) in seen:  # an alias: already checked where its anchor is
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _reject_duplicate_keys(item, source, f"{prefix}[{index}].", seen)
+    if not isinstance(node, yaml.MappingNode):
+        return
+    lines: dict[str, int] = {}
+    for key, value in node.value:
+        name = str(key.value) if isinstance(key, yaml.ScalarNode) else ""
+        line = key.start_mark.line + 1
+        if name and name != "<<" and name in lines:
+            message = f"{prefix}{name}: key given twice (lines {lines[name]} and {line})"
+            raise ConfigError(f"{source}: {message}; keep one, or the last would silently win")
+        lines.setdefault(name, line)
+        _reject_duplicate_keys(value, source, f"{prefix}{name}.", seen)
 
 
 def _with_source(config: StackConfig, path: Path) -> StackConfig:
@@ -286,3 +420,67 @@ def override(config: StackConfig, **changes: Any) -> StackConfig:
             raise _fail(source, key, problem, value)
         values[key] = value
     return StackConfig(**values)
+
+
+# --- what depends on this machine, checked where it is used ---------------------------------
+
+
+def _origin(config: StackConfig) -> str:
+    return config.source_file or CONFIG_FILENAME
+
+
+def check_state_dir(config: StackConfig) -> Path:
+    """The emulator's state directory, once it is sure this machine can use it.
+
+    It must be a directory opslib may write, or a path it may create; a file in its place
+    or an unwritable parent is a ConfigError naming ``emulator.state_dir``.
+    """
+    path = config.state_dir()
+    prefix = f"{_origin(config)}: emulator.state_dir"
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        blocked = "is a file" if existing == path else f"cannot be created: {existing} is a file"
+        raise ConfigError(f"{prefix}: {path} {blocked}; name a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "is not writable" if existing == path else f"cannot be created in {existing}"
+        raise ConfigError(f"{prefix}: {path} {what} (permission denied); name another directory")
+    return path
+
+
+def source_repository(config: StackConfig) -> Path:
+    """The local git repository the pipeline builds (``source.repository``, config-relative)."""
+    base = Path(config.source_file).parent if config.source_file else Path.cwd()
+    return (base / config.source.repository).resolve()
+
+
+def check_local_source(config: StackConfig) -> None:
+    """On the local target: ``source.repository`` is a git repository with ``source.branch``.
+
+    The emulator's Source stage reads that branch of that repository; on AWS GitHub holds
+    them, so nothing is checked there.
+    """
+    if config.target != "local":
+        return
+    repo = source_repository(config)
+    origin = _origin(config)
+    if not repo.is_dir():
+        raise ConfigError(f"{origin}: source.repository: {repo} does not exist")
+    if _git(repo, "rev-parse", "--git-dir") is None:
+        raise ConfigError(f"{origin}: source.repository: {repo} is not a git repository")
+    branch = config.source.branch
+    if _git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}") is None:
+        listed = _git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads") or ""
+        known = ", ".join(listed.split()[:10]) or "none yet: commit first"
+        message = f"no branch {branch!r} in {repo} (branches: {known})"
+        raise ConfigError(f"{origin}: source.branch: {message}")
+
+
+def _git(repo: Path, *args: str) -> str | None:
+    """git's output in ``repo``, or None when the command fails."""
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False
+        )
+    except OSError as exc:
+        raise ConfigError(f"cannot run git to check source.repository: {exc}") from exc
+    return result.stdout if result.returncode == 0 else None

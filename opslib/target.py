@@ -8,7 +8,9 @@ and never calls ``boto3.client()`` itself.
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from opslib.config import StackConfig
+from opslib.config import StackConfig, check_state_dir
 from opslib.exceptions import AwsError, NotFoundError, TargetError
 
 logger = logging.getLogger(__name__)
@@ -124,10 +126,32 @@ def translate(exc: Exception, service: str, operation: str) -> AwsError | Target
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "Unknown"))
-        message = f"{service}.{operation} failed: {code}: {error.get('Message', '')}".rstrip(": ")
+        detail = one_line(str(error.get("Message", "")))
+        message = f"{service}.{operation} failed: {code}: {detail}".rstrip(": ")
         cls = NotFoundError if code in _NOT_FOUND_CODES else AwsError
         return cls(message, service=service, operation=operation, code=code)
-    return AwsError(f"{service}.{operation} failed: {exc}", service=service, operation=operation)
+    detail = one_line(str(exc))
+    return AwsError(f"{service}.{operation} failed: {detail}", service=service, operation=operation)
+
+
+_HTML = re.compile(r"<\s*(!doctype|html|head|body|title)\b", re.IGNORECASE)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+MAX_MESSAGE = 300
+
+
+def one_line(message: str) -> str:
+    """An error message as one short line; an HTML error page becomes its title.
+
+    A proxy, a load balancer or a crashing server answers with an HTML page where AWS
+    would send ``{"__type": ..., "message": ...}``; printed raw it floods the terminal.
+    """
+    if _HTML.search(message):
+        title = _TITLE.search(message)
+        text = _TAG.sub(" ", title.group(1) if title else message)
+        message = f"(HTML error page) {html.unescape(text)}"
+    message = " ".join(message.split())
+    return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 1] + "…"
 
 
 @contextmanager
@@ -144,6 +168,7 @@ def connect(config: StackConfig) -> Session:
     if TargetKind(config.target) is TargetKind.LOCAL:
         from opslib import emulator  # the local target's only dependency on the emulator
 
+        check_state_dir(config)
         info = emulator.ensure_running(config)
         return Session(Target.from_config(config, info.endpoint))
     return Session(Target.from_config(config))

@@ -6,6 +6,7 @@ import click
 
 from opslib import emulator
 from opslib.cli.state import CliState, pass_state
+from opslib.config import check_state_dir
 
 
 @click.group("emulator")
@@ -14,12 +15,16 @@ def emulator_group() -> None:
 
 
 @emulator_group.command("start")
-@click.option("--port", type=int, help="Port on 127.0.0.1 (default: the config's; 0 picks one).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    help="Port on 127.0.0.1 (default: the config's; 0 picks one).",
+)
 @pass_state
 def start(state: CliState, port: int | None) -> None:
     """Start the emulator in the background (no-op when it already runs)."""
     config = state.config()
-    info = emulator.start(config.state_dir(), config.emulator.port if port is None else port)
+    info = emulator.start(check_state_dir(config), config.emulator.port if port is None else port)
     click.echo(f"emulator running at {info.endpoint} (pid {info.pid}, state {info.state_dir})")
     click.echo(f"  use it from any AWS tool: export AWS_ENDPOINT_URL={info.endpoint}")
 
@@ -28,7 +33,7 @@ def start(state: CliState, port: int | None) -> None:
 @pass_state
 def stop(state: CliState) -> None:
     """Stop the emulator; its state stays for the next start."""
-    stopped = emulator.stop(state.config().state_dir())
+    stopped = emulator.stop(check_state_dir(state.config()))
     click.echo("emulator stopped" if stopped else "no emulator was running")
 
 
@@ -36,7 +41,7 @@ def stop(state: CliState) -> None:
 @pass_state
 def status(state: CliState) -> None:
     """Endpoint, uptime, state size and what runs; exit 3 when not running."""
-    current = emulator.status(state.config().state_dir())
+    current = emulator.status(check_state_dir(state.config()))
     click.echo(f"state:    {current.state_dir} ({current.state_bytes / 1e6:.1f} MB)")
     if not current.running or current.info is None or current.health is None:
         click.echo("emulator: not running (start it with 'opslib emulator start')")
@@ -53,7 +58,7 @@ def status(state: CliState) -> None:
 @pass_state
 def reset(state: CliState, yes: bool) -> None:
     """Stop the emulator and delete all of its state."""
-    state_dir = state.config().state_dir()
+    state_dir = check_state_dir(state.config())
     if not yes:
         click.confirm(f"Delete every resource, build and log in {state_dir}?", abort=True)
     emulator.reset(state_dir)
@@ -61,9 +66,9 @@ def reset(state: CliState, yes: bool) -> None:
 
 
 @emulator_group.command("logs")
-@click.option("-n", "--lines", type=int, default=50, show_default=True)
+@click.option("-n", "--lines", type=click.IntRange(min=0), default=50, show_default=True)
 @pass_state
 def logs(state: CliState, lines: int) -> None:
     """Show the end of the emulator's own log."""
-    for line in emulator.log_lines(state.config().state_dir(), lines):
+    for line in emulator.log_lines(check_state_dir(state.config()), lines):
         click.echo(line)

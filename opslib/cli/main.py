@@ -16,7 +16,7 @@ import yaml
 from opslib import __version__, log
 from opslib.cli.lazy import LazyGroup
 from opslib.cli.state import CliState, pass_state
-from opslib.config import TARGETS
+from opslib.config import TARGETS, check_local_source, check_state_dir
 from opslib.exceptions import OpslibError
 
 # The commands defined elsewhere, imported when used (see opslib.cli.lazy).
@@ -79,6 +79,9 @@ def config_show(state: CliState) -> None:
 def config_validate(state: CliState) -> None:
     """Check the config file; exit 1 with the first problem named."""
     config = state.config()
+    if config.target == "local":  # what the local target needs of this machine
+        check_state_dir(config)
+        check_local_source(config)
     click.echo(f"{config.source_file or 'defaults'}: ok (stack {config.stack}, {config.target})")
 
 

@@ -7,6 +7,7 @@ import sys
 import click
 
 from opslib.cli.state import CliState, pass_state
+from opslib.config import check_local_source
 from opslib.ops import pipeline
 from opslib.target import connect
 
@@ -21,7 +22,13 @@ def _show(update: pipeline.ActionUpdate) -> None:
 
 @click.command("run")
 @click.option("--pipeline", "name", help="Pipeline name (default: <stack>-pipeline).")
-@click.option("--timeout", type=float, default=3600.0, show_default=True, help="Seconds to wait.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=3600.0,
+    show_default=True,
+    help="Seconds to wait.",
+)
 @pass_state
 def run(state: CliState, name: str | None, timeout: float) -> None:
     """Start the pipeline (or attach to its running execution) and follow it to the end.
@@ -30,6 +37,7 @@ def run(state: CliState, name: str | None, timeout: float) -> None:
     tail of its log otherwise.
     """
     config = state.config()
+    check_local_source(config)
     session = connect(config)
     name = name or pipeline.pipeline_name(config.stack)
     execution_id, attached = pipeline.start_or_attach(session, name)

@@ -6,6 +6,7 @@ import click
 
 from opslib import stack
 from opslib.cli.state import CliState, pass_state
+from opslib.config import check_local_source
 from opslib.stack import display
 from opslib.stack.engine import StepStatus
 from opslib.stack.model import Change
@@ -25,6 +26,7 @@ def _echo_progress(change: Change, status: StepStatus) -> None:
 def plan_command(state: CliState, show_all: bool) -> None:
     """Show what 'up' would create, update or leave, with the fields that differ."""
     config = state.config()
+    check_local_source(config)
     result = stack.plan(connect(config), config)
     for line in display.plan_lines(result, show_noop=show_all):
         click.echo(line)
@@ -39,6 +41,7 @@ def plan_command(state: CliState, show_all: bool) -> None:
 def up_command(state: CliState, wait_connection: bool, wait_timeout: int) -> None:
     """Create or update every resource of the stack (idempotent; resumes after a failure)."""
     config = state.config()
+    check_local_source(config)
     session = connect(config)
     click.echo(f"up: stack {config.stack} on {session.target.describe()}")
     result = stack.apply(session, config, _echo_progress)

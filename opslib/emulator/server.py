@@ -32,7 +32,7 @@ from opslib.emulator.codebuild.service import BuildService
 from opslib.emulator.codedeploy.service import DeployService
 from opslib.emulator.codepipeline.connections import ConnectionService
 from opslib.emulator.codepipeline.service import PipelineService
-from opslib.emulator.core import motofixes
+from opslib.emulator.core import limits, motofixes
 from opslib.emulator.core.gateway import Gateway
 from opslib.emulator.core.lifecycle import INFO_FILE
 from opslib.emulator.core.runtime import Runtime
@@ -54,6 +54,7 @@ class Emulator:
         motofixes.apply()
         snapshots.restore()
         gateway = Gateway(DomainDispatcherApplication(create_backend_app), snapshots, self.health)
+        limits.register(gateway)
         self.runtime = Runtime(gateway, RecordStore(state_dir / "records.sqlite"), state_dir)
         self.builds = BuildService(self.runtime, timeout_scale)
         self.reports = ReportService(self.runtime)

@@ -252,6 +252,21 @@ def _execute(
         ) from exc
 
 
+def _make_report_dir(directory: Path, root: Path) -> None:
+    """Create the run's folder, or a ConfigError naming the reports directory."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        writable = os.access(directory, os.W_OK | os.X_OK)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(
+            f"reports directory {root}: cannot create {directory} ({reason}); "
+            "choose another with --reports-dir or $OPSLIB_REPORTS_DIR"
+        ) from exc
+    if not writable:
+        raise ConfigError(f"reports directory {root}: {directory} is not writable")
+
+
 def _merge_summary(record: RunRecord) -> None:
     """Fold the runbook's own summary (verdict, data) and this run's record into one file."""
     path = record.paths.summary
@@ -298,6 +313,7 @@ def run_runbook(
     stack = _stack_of(parameters)
     started = when or datetime.now(UTC)
     paths = RunPaths.under(reports_dir, stack, info.name, started)
+    _make_report_dir(paths.notebook.parent, reports_dir)
     record = RunRecord(info.name, stack, parameters, paths, started)
     try:
         _execute(info, parameters, paths, kernel, stdout)

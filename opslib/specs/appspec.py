@@ -15,8 +15,9 @@ The rules mirror the CodeDeploy agent (application_specification.rb and friends)
   top-level keys, unknown hook names (a misspelled hook silently never runs), unknown keys in
   a files/permissions/script entry, a hook script that is not executable (the agent chmods it,
   but the repository should carry the bit), ``mode: 0644`` (YAML 1.1 reads it as octal 420),
-  and a files ``source`` not found next to the appspec: the bundle is assembled by the build,
-  so the source may legitimately appear only in the revision bundle.
+  and a files ``source`` found neither next to the appspec nor in what the build makes: when
+  a buildspec sits beside the appspec, the revision bundle is assembled by its commands, so a
+  source they mention (``mkdir -p "$BUNDLE/app"``) appears only in the bundle and is fine.
 * Fine: a hook left blank (skipped).
 """
 
@@ -39,6 +40,7 @@ from opslib.specs.appspec_model import (
     Permission,
     PermissionType,
 )
+from opslib.specs.buildspec_paths import first_component, mentioned
 from opslib.specs.findings import FindingList, Severity
 from opslib.specs.yamlnodes import Mapping, Node, Scalar, ScalarType, Sequence, kind_name
 
@@ -53,8 +55,14 @@ _WHOLE = re.compile(r"[+-]?\d+")
 _LEADING_ZERO_OCTAL = re.compile(r"0[0-7]+")
 
 
-def parse_appspec(root: Node, out: FindingList, spec_dir: Path | None) -> Appspec | None:
-    """Check an appspec tree (paths too, when ``spec_dir`` is given); return its model."""
+def parse_appspec(
+    root: Node, out: FindingList, spec_dir: Path | None, built_by: list[str] | None = None
+) -> Appspec | None:
+    """Check an appspec tree (paths too, when ``spec_dir`` is given); return its model.
+
+    ``built_by`` are the commands of the build that assembles the revision bundle (the
+    buildspec beside the appspec): a files source they create need not exist yet.
+    """
     if not isinstance(root, Mapping):
         out.error(root.line, "", f"an appspec must be a mapping, got {kind_name(root)}")
         return None
@@ -67,7 +75,7 @@ def parse_appspec(root: Node, out: FindingList, spec_dir: Path | None) -> Appspe
     return Appspec(
         version=_version(root, out),
         os=target_os or AppspecOS.LINUX,
-        files=_files(root.get("files"), out, spec_dir),
+        files=_files(root.get("files"), out, spec_dir, built_by),
         file_exists_behavior=feb or FileExistsBehavior.DISALLOW,
         permissions=_permissions(root, target_os, out),
         hooks=_hooks(root.get("hooks"), out, spec_dir),
@@ -126,7 +134,9 @@ def _entries(node: Node | None, path: str, out: FindingList) -> list[tuple[str, 
     return result
 
 
-def _files(node: Node | None, out: FindingList, spec_dir: Path | None) -> list[FileMapping]:
+def _files(
+    node: Node | None, out: FindingList, spec_dir: Path | None, built_by: list[str] | None
+) -> list[FileMapping]:
     """``files``: each entry needs source and destination; sources are looked up nearby."""
     mappings: list[FileMapping] = []
     for path, entry in _entries(node, "files", out):
@@ -134,7 +144,8 @@ def _files(node: Node | None, out: FindingList, spec_dir: Path | None) -> list[F
         source = _required_string(entry, "source", path, out)
         destination = _required_string(entry, "destination", path, out)
         if source is not None and spec_dir is not None:
-            _check_source(source, entry.key_line("source"), f"{path}.source", spec_dir, out)
+            line = entry.key_line("source")
+            _check_source(source, line, f"{path}.source", spec_dir, built_by, out)
         if source is not None and destination is not None:
             mappings.append(FileMapping(source, destination))
     return mappings
@@ -149,11 +160,18 @@ def _required_string(entry: Mapping, key: str, path: str, out: FindingList) -> s
     return s.string(node, f"{path}.{key}", out)
 
 
-def _check_source(source: str, line: int, path: str, spec_dir: Path, out: FindingList) -> None:
+def _check_source(
+    source: str, line: int, path: str, spec_dir: Path, built_by: list[str] | None, out: FindingList
+) -> None:
     """A files source missing next to the appspec may still be built into the bundle."""
-    if not (spec_dir / source.lstrip("/")).exists():
-        message = f"'{source}' not found next to the appspec; it must be in the revision bundle"
-        out.warning(line, path, message)
+    if (spec_dir / source.lstrip("/")).exists():
+        return
+    word = first_component(source.lstrip("/"))
+    if built_by and word and mentioned(word, built_by):
+        return  # the buildspec's commands assemble it into the revision bundle
+    beside = ", and no command of the buildspec beside it mentions it" if built_by else ""
+    message = f"'{source}' not found next to the appspec{beside}; it must be in the revision bundle"
+    out.warning(line, path, message)
 
 
 def _permissions(root: Mapping, target_os: AppspecOS | None, out: FindingList) -> list[Permission]:

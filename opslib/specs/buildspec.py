@@ -3,24 +3,33 @@
 Error or warning — what AWS does decides:
 
 * ERROR: what CodeBuild rejects or a build fails on — YAML syntax, duplicate keys, a missing
-  ``version`` or one other than 0.2, wrong shapes (a command that YAML read as a mapping fails
-  with "Expected Commands[N] to be of string type"), a phase without ``commands`` (unless an
-  install phase with only ``runtime-versions``), ``runtime-versions`` outside install, bad
-  ``on-failure``/``file-format``/``cache.action`` values, yes/no flags that are neither,
-  ``artifacts``/report groups without ``files``, artifact or report paths that neither exist nor
-  are mentioned by any command (checked in :mod:`opslib.specs.buildspec_paths`).
+  ``version`` or one other than 0.2/0.1, wrong shapes (a command that YAML read as a mapping
+  fails with "Expected Commands[N] to be of string type"), a phase with neither ``commands``
+  nor ``finally`` (unless an install phase with only ``runtime-versions``),
+  ``runtime-versions`` outside install, bad ``on-failure``/``file-format``/``cache.action``
+  values (``file-format`` is matched ignoring case, as CodeBuild does: ``JunitXml`` works),
+  yes/no flags that are neither, ``artifacts``/report groups without ``files``.
 * ERROR too, deliberately strict: unknown keys at any level (e.g. ``batch.fail-fast`` for
-  ``fast-fail``, a phase named ``biuld``). Whether CodeBuild rejects or skips each of them is
-  not documented; skipping would silently drop commands, and the emulator runs only what this
-  module accepted.
+  ``fast-fail``, a phase named ``biuld``, 0.2's ``env`` in a 0.1 file or 0.1's
+  ``environment_variables`` in a 0.2 one). Whether CodeBuild rejects or skips each of them
+  is not documented; skipping would silently drop commands, and the emulator runs only what
+  this module accepted.
 * ERROR, an opslib limit: ``on-failure`` RETRY forms (the emulator runs ABORT and CONTINUE only).
 * WARNING: legal but almost surely a mistake — ``version: 0.1`` (each command in its own
-  shell), no ``phases`` at all, a blank phase or an empty ``commands`` list, an ``env.shell``
-  CodeBuild does not document.
+  shell) and, in such a file, a lone ``cd``/``export`` that cannot reach the next command; no
+  ``phases`` at all, a blank phase or an empty ``commands`` list, an ``env.shell`` CodeBuild
+  does not document, artifact or report paths that neither exist nor are mentioned by any
+  command (:mod:`opslib.specs.buildspec_paths`: the build may create them under any name, so
+  whether they exist is a question for run time).
+
+Version 0.1 has its own keys: ``environment_variables`` with ``plaintext`` and
+``parameter-store`` (0.2 renamed them ``env`` and ``variables``), and ``artifacts.type``
+(deprecated in 0.2, where it is ignored with a warning).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from opslib.specs import schema as s
@@ -41,6 +50,8 @@ from opslib.specs.yamlnodes import Mapping, Node, Scalar, Sequence, child_path, 
 TOP_KEYS = (
     "version", "run-as", "env", "proxy", "batch", "phases", "reports", "artifacts", "cache",
 )  # fmt: skip
+LEGACY_TOP_KEYS = tuple("environment_variables" if k == "env" else k for k in TOP_KEYS)
+LEGACY_ENV_KEYS = ("plaintext", "parameter-store")
 ENV_KEYS = (
     "shell", "variables", "parameter-store", "secrets-manager", "exported-variables",
     "git-credential-helper",
@@ -60,6 +71,8 @@ SHELLS = ("bash", "/bin/sh", "sh", "powershell.exe", "pwsh.exe", "cmd.exe")
 VERSION = "0.2"
 LEGACY_VERSION = "0.1"
 QUOTE_HINT = " (quote a command that contains ': ')"
+# A command that only changes the shell's own state: useless on its own under version 0.1.
+_STATE_ONLY = re.compile(r"\s*(cd|pushd|popd|export|unset|set|source|\.)(\s[^;&|\n]*)?\s*")
 
 
 @dataclass(frozen=True)
@@ -77,20 +90,43 @@ def parse_buildspec(root: Node, out: FindingList) -> tuple[Buildspec | None, lis
     if not isinstance(root, Mapping):
         out.error(root.line, "", f"a buildspec must be a mapping, got {kind_name(root)}")
         return None, []
-    s.check_keys(root, "", TOP_KEYS, out)
+    version = _version(root, out)
+    legacy = version == LEGACY_VERSION
+    _check_top_keys(root, legacy, out)
     refs: list[PathRef] = []
     _proxy(root.get("proxy"), out)
     _batch(root.get("batch"), out)
     spec = Buildspec(
-        version=_version(root, out),
+        version=version,
         run_as=s.optional_string(root.get("run-as"), "run-as", out),
-        env=_env(root.get("env"), out),
+        env=_legacy_env(root.get("environment_variables"), out)
+        if legacy
+        else _env(root.get("env"), out),
         phases=_phases(root, out),
-        artifacts=_artifacts(root.get("artifacts"), "artifacts", out, refs),
+        artifacts=_artifacts(root.get("artifacts"), "artifacts", out, refs, legacy=legacy),
         reports=_reports(root.get("reports"), out, refs),
         cache=_cache(root.get("cache"), out),
     )
+    if legacy:
+        _warn_state_only_commands(spec, root, out)
     return spec, refs
+
+
+def _check_top_keys(root: Mapping, legacy: bool, out: FindingList) -> None:
+    """Top-level keys of the file's version; the renamed env section gets a precise hint."""
+    renamed = {"env": "environment_variables"} if legacy else {"environment_variables": "env"}
+    this, other = (LEGACY_VERSION, VERSION) if legacy else (VERSION, LEGACY_VERSION)
+    for key, _ in root.entries:
+        if key.text in renamed:
+            message = f"'{key.text}' is the version {other} name; version {this} calls it"
+            out.error(key.line, key.text, f"{message} '{renamed[key.text]}'")
+    s.check_keys(_without(root, renamed), "", LEGACY_TOP_KEYS if legacy else TOP_KEYS, out)
+
+
+def _without(mapping: Mapping, keys: dict[str, str]) -> Mapping:
+    """The mapping minus ``keys`` (already reported on their own)."""
+    entries = tuple(e for e in mapping.entries if e[0].text not in keys)
+    return Mapping(entries, mapping.line, mapping.owner_line)
 
 
 def _version(root: Mapping, out: FindingList) -> str:
@@ -101,9 +137,10 @@ def _version(root: Mapping, out: FindingList) -> str:
         return VERSION
     if text == LEGACY_VERSION:
         message = "version 0.1 runs each command in its own shell (cd/export do not carry over)"
-        out.warning(node.line, "version", f"{message}; use 0.2")
+        out.warning(node.line, "version", f"{message}; AWS recommends 0.2")
     elif text != VERSION:
-        out.error(node.line, "version", f"unsupported buildspec version '{text}'; use 0.2")
+        message = f"unsupported buildspec version '{text}'; use 0.2 (or the legacy 0.1)"
+        out.error(node.line, "version", message)
     return text
 
 
@@ -129,6 +166,46 @@ def _env(node: Node | None, out: FindingList) -> BuildEnv:
             m.get("git-credential-helper"), "env.git-credential-helper", out
         ),
     )
+
+
+def _legacy_env(node: Node | None, out: FindingList) -> BuildEnv:
+    """Version 0.1's ``environment_variables``: ``plaintext`` and ``parameter-store``."""
+    path = "environment_variables"
+    m = s.mapping_or_none(node, path, out)
+    if m is None:
+        return BuildEnv()
+    s.check_keys(m, path, LEGACY_ENV_KEYS, out)
+    return BuildEnv(
+        variables=s.string_map(m.get("plaintext"), f"{path}.plaintext", out),
+        parameter_store=s.string_map(m.get("parameter-store"), f"{path}.parameter-store", out),
+    )
+
+
+def _warn_state_only_commands(spec: Buildspec, root: Mapping, out: FindingList) -> None:
+    """Under 0.1 a lone ``cd dir`` or ``export X=1`` changes a shell that exits at once."""
+    phases = root.get("phases")
+    if not isinstance(phases, Mapping):
+        return  # its shape was reported by _phases
+    for name, phase in spec.phases.items():
+        node = phases.get(name.value)
+        for block, commands in (("commands", phase.commands), ("finally", phase.finally_)):
+            for index, command in enumerate(commands):
+                if _STATE_ONLY.fullmatch(command):
+                    line = _item_line(node, block, index)
+                    verb = command.split()[0]
+                    message = (
+                        f"'{verb}' alone does nothing under version 0.1: each command runs in "
+                        "its own shell; join the commands with && or use version 0.2"
+                    )
+                    out.warning(line, f"phases.{name}.{block}[{index}]", message)
+
+
+def _item_line(phase: Node | None, block: str, index: int) -> int:
+    """The line of item ``index`` of a phase's ``commands``/``finally`` list."""
+    items = phase.get(block) if isinstance(phase, Mapping) else None
+    if isinstance(items, Sequence) and index < len(items.items):
+        return items.items[index].line
+    return phase.line if phase is not None else 0
 
 
 def _proxy(node: Node | None, out: FindingList) -> None:
@@ -183,8 +260,8 @@ def _phase(name: PhaseName, node: Node, path: str, out: FindingList) -> Phase | 
         return None
     s.check_keys(m, path, PHASE_KEYS, out)
     runtimes = _runtime_versions(name, m, path, out)
-    if m.get("commands") is None and not runtimes:
-        s.require(m, "commands", path, out)
+    if m.get("commands") is None and m.get("finally") is None and not runtimes:
+        s.require(m, "commands", path, out)  # a phase of only ``finally`` is valid
     return Phase(
         commands=_commands(m.get("commands"), f"{path}.commands", out),
         finally_=_commands(m.get("finally"), f"{path}.finally", out),
@@ -242,13 +319,20 @@ def _on_failure(node: Node | None, path: str, out: FindingList) -> OnFailure | N
 
 
 def _artifacts(
-    node: Node | None, path: str, out: FindingList, refs: list[PathRef], *, nested: bool = False
+    node: Node | None,
+    path: str,
+    out: FindingList,
+    refs: list[PathRef],
+    *,
+    nested: bool = False,
+    legacy: bool = False,
 ) -> Artifacts | None:
     """The primary artifact (or, nested, one secondary artifact)."""
     m = s.mapping_or_none(node, path, out)
     if m is None:
         return None
-    s.check_keys(m, path, SECONDARY_KEYS if nested else ARTIFACT_KEYS, out)
+    s.check_keys(m, path, (SECONDARY_KEYS if nested else ARTIFACT_KEYS) + ("type",), out)
+    _artifact_type(m, path, legacy, out)
     secondary = {} if nested else _secondary(m.get("secondary-artifacts"), path, out, refs)
     base = s.optional_string(m.get("base-directory"), f"{path}.base-directory", out)
     files = _files(m, path, out, refs, base, required=not secondary)
@@ -262,6 +346,17 @@ def _artifacts(
         s3_prefix=s.optional_string(m.get("s3-prefix"), f"{path}.s3-prefix", out),
         secondary=secondary,
     )
+
+
+def _artifact_type(m: Mapping, path: str, legacy: bool, out: FindingList) -> None:
+    """``artifacts.type`` (e.g. ``zip``): version 0.1's; deprecated and ignored in 0.2."""
+    node = m.get("type")
+    if node is None:
+        return
+    s.string(node, f"{path}.type", out)
+    if not legacy:
+        message = "artifacts 'type' is deprecated since buildspec version 0.2 and ignored"
+        out.warning(m.key_line("type"), f"{path}.type", message)
 
 
 def _secondary(
@@ -339,7 +434,9 @@ def _report_group(
     s.check_keys(m, path, REPORT_KEYS, out)
     base = s.optional_string(m.get("base-directory"), f"{path}.base-directory", out)
     fmt_node = m.get("file-format")
-    fmt = s.enum_value(fmt_node, f"{path}.file-format", out, ReportFileFormat) if fmt_node else None
+    fmt = None
+    if fmt_node is not None:  # "This value is not case sensitive" (CodeBuild buildspec reference)
+        fmt = s.enum_value(fmt_node, f"{path}.file-format", out, ReportFileFormat, fold_case=True)
     return ReportGroupSpec(
         files=_files(m, path, out, refs, base, required=True),
         base_directory=base,

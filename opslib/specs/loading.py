@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from opslib.exceptions import SpecError
+from opslib.inputfiles import MAX_BYTES, UnusableFile, read_bounded
 from opslib.specs.appspec import parse_appspec
 from opslib.specs.appspec_model import Appspec
 from opslib.specs.buildspec import parse_buildspec
@@ -75,16 +76,47 @@ def _appspec(
     root = parse_yaml(source, out) if source is not None else None
     if root is None:
         return out.sorted(), None
-    spec = parse_appspec(root, out, path.parent if check_paths else None)
+    spec_dir = path.parent if check_paths else None
+    built_by = bundle_commands(path.parent) if check_paths else None
+    spec = parse_appspec(root, out, spec_dir, built_by)
     return out.sorted(), spec
 
 
+BUILDSPEC_NAMES = ("buildspec.yml", "buildspec.yaml")
+
+
+def bundle_commands(spec_dir: Path) -> list[str] | None:
+    """The commands of the buildspec beside an appspec (which assemble its bundle), or None.
+
+    In this layout (the repository's own) the revision bundle is what the build makes, so a
+    files source may exist only after the build. A buildspec with errors counts as absent:
+    lint reports those on their own.
+    """
+    for name in BUILDSPEC_NAMES:
+        candidate = spec_dir / name
+        if candidate.is_file():
+            findings, spec = _buildspec(candidate, None, check_paths=False)
+            if spec is not None and not any(f.is_error for f in findings):
+                return spec.all_commands()
+            return None
+    return None
+
+
 def read_text(path: Path, text: str | None, out: FindingList) -> str | None:
-    """The spec's text: ``text`` if given, else the file's; an unreadable file is a finding."""
+    """The spec's text: ``text`` if given, else the file's; an unreadable file is a finding.
+
+    Only a regular file of at most 1 MiB is read (:mod:`opslib.inputfiles`): a FIFO or a
+    device would block or never end.
+    """
     if text is not None:
+        if len(text) > MAX_BYTES:
+            out.error(0, "", f"is larger than {MAX_BYTES} characters; opslib reads at most that")
+            return None
         return text
     try:
-        return path.read_text(encoding="utf-8")
+        return read_bounded(path)
+    except UnusableFile as exc:
+        out.error(0, "", str(exc))
     except FileNotFoundError:
         out.error(0, "", "file not found")
     except IsADirectoryError:

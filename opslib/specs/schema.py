@@ -121,13 +121,15 @@ def yes_no(node: Node | None, path: str, out: FindingList, default: bool = False
     return default
 
 
-def enum_value(node: Node | None, path: str, out: FindingList, enum_cls: type[E]) -> E | None:
-    """A member of ``enum_cls`` named exactly by the scalar's text (case-sensitive)."""
+def enum_value(
+    node: Node | None, path: str, out: FindingList, enum_cls: type[E], *, fold_case: bool = False
+) -> E | None:
+    """A member of ``enum_cls`` named by the scalar's text (exactly, or ignoring case)."""
     text = string(node, path, out)
     if text is None:
         return None
     for member in enum_cls:
-        if member.value == text:
+        if member.value == text or (fold_case and str(member.value).upper() == text.upper()):
             return member
     values = [str(m.value) for m in enum_cls]
     assert node is not None

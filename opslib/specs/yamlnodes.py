@@ -14,9 +14,11 @@ from enum import StrEnum
 
 import yaml
 
+from opslib.inputfiles import UnusableFile, check_depth
 from opslib.specs.findings import FindingList
 
 _TAG_PREFIX = "tag:yaml.org,2002:"
+MAX_NODES = 100_000  # a real buildspec has a few hundred
 
 
 class ScalarType(StrEnum):
@@ -99,7 +101,17 @@ def kind_name(node: Node | None) -> str:
 
 
 def parse_yaml(text: str, findings: FindingList) -> Node | None:
-    """Parse one YAML document; syntax errors become findings and the result is None."""
+    """Parse one YAML document; syntax errors become findings and the result is None.
+
+    Bounded: nesting deeper than :data:`opslib.inputfiles.MAX_DEPTH` is refused before the
+    (recursive) composer runs, and aliases may not expand to more than :data:`MAX_NODES`
+    nodes (a "billion laughs" file is a few lines long).
+    """
+    try:
+        check_depth(text)
+    except UnusableFile as exc:
+        findings.error(exc.line, "", exc.reason)
+        return None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -113,7 +125,11 @@ def parse_yaml(text: str, findings: FindingList) -> Node | None:
     if root is None:
         findings.error(1, "", "the file is empty")
         return None
-    return _Converter(findings).convert(root, "")
+    try:
+        return _Converter(findings).convert(root, "")
+    except _TooManyNodes:
+        findings.error(1, "", f"more than {MAX_NODES} YAML nodes once aliases are expanded")
+        return None
 
 
 def _error_line(exc: yaml.MarkedYAMLError) -> int:
@@ -142,15 +158,23 @@ def child_path(parent: str, key: str) -> str:
     return f"{parent}.{key}" if parent else key
 
 
+class _TooManyNodes(Exception):
+    """The converted tree would pass MAX_NODES (aliases are expanded, not shared)."""
+
+
 class _Converter:
     """Turns a composed yaml node graph into our nodes, reporting duplicates and oddities."""
 
     def __init__(self, findings: FindingList) -> None:
         self._findings = findings
         self._active: set[int] = set()  # nodes being converted: an alias back = a cycle
+        self._budget = MAX_NODES
 
     def convert(self, node: yaml.Node, path: str, owner_line: int = 0) -> Node:
         """Convert one node (recursively); a recursive alias becomes a null scalar."""
+        self._budget -= 1
+        if self._budget < 0:
+            raise _TooManyNodes
         line = node.start_mark.line + 1
         if id(node) in self._active:
             self._findings.error(line, path, "recursive YAML alias")

@@ -384,3 +384,26 @@ def test_a_broken_commit_fails_and_everything_survives_kill_9(
     reports = client(restarted, "codebuild").batch_get_reports(reportArns=shown["reportArns"])
     jest = next(r for r in reports["reports"] if r["type"] == "TEST")
     assert jest["status"] == "FAILED" and jest["testSummary"]["statusCounts"]["FAILED"] == 1
+
+
+def test_a_version_0_1_buildspec_runs_each_command_in_its_own_shell(
+    running: EmulatorInfo, tmp_path: Path
+) -> None:
+    spec = """version: 0.1
+environment_variables:
+  plaintext:
+    GREETING: hello
+phases:
+  build:
+    commands:
+      - mkdir -p sub
+      - cd sub
+      - echo "dir=$(basename "$PWD") greeting=$GREETING"
+      - export LATER=set
+      - echo "later=${LATER:-unset}"
+"""
+    build = run_spec(running, tmp_path, "legacy", spec)
+    assert build["buildStatus"] == "SUCCEEDED"
+    text = log_text(running, build)
+    assert "dir=sub" not in text and "greeting=hello" in text
+    assert "later=unset" in text

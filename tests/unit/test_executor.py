@@ -273,6 +273,30 @@ def test_build_failure_still_runs_post_build_not_succeeding_and_uploads(tmp_path
     assert outcome.artifacts == [("primary", "arn:aws:s3:::bucket/app.zip")]
 
 
+def test_version_0_1_runs_each_command_from_the_initial_state(tmp_path: Path) -> None:
+    """Buildspec 0.1: "each command runs in isolation from all other commands" (AWS)."""
+    (tmp_path / "sub").mkdir()
+    outcome, rec = build(
+        tmp_path,
+        """
+        version: 0.1
+        environment_variables:
+          plaintext: {GREETING: hello}
+        phases:
+          install:
+            commands: [cd sub, 'echo "dir=$(basename "$PWD")"', export LATER=set]
+          build:
+            commands: ['echo "later=${LATER:-unset} greeting=$GREETING"', 'false']
+          post_build:
+            commands: ['echo "after=$CODEBUILD_BUILD_SUCCEEDING"']
+        """,
+    )
+    assert rec.logged(f"dir={tmp_path.name}")  # the cd did not carry over
+    assert rec.logged("later=unset greeting=hello")
+    assert rec.logged("after=0")  # the build's own state still reaches later commands
+    assert outcome.status is StatusType.FAILED
+
+
 @pytest.mark.parametrize(
     ("phase", "on_failure", "ran", "uploads"),
     [

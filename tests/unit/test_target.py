@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import http.server
+import threading
+from collections.abc import Iterator
+
 import botocore.exceptions
 import pytest
 
@@ -62,3 +66,47 @@ def test_client_errors_are_translated_once() -> None:
 def test_missing_credentials_are_a_target_error() -> None:
     with pytest.raises(TargetError, match="no AWS credentials"), aws_errors("s3", "ListBuckets"):
         raise botocore.exceptions.NoCredentialsError()
+
+
+HTML_500 = b"""<!doctype html>
+<html lang=en>
+<title>500 Internal Server Error</title>
+<h1>Internal Server Error</h1>
+<p>The server encountered an internal error and was unable to complete your request.</p>
+"""
+
+
+@pytest.fixture
+def html_500_endpoint() -> Iterator[str]:
+    """A local server answering every request as a crashing web server does: an HTML 500."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(500)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(HTML_500)))
+            self.end_headers()
+            self.wfile.write(HTML_500)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("service", ["codebuild", "codepipeline"])
+def test_an_html_error_page_becomes_one_line(html_500_endpoint: str, service: str) -> None:
+    target = Target(TargetKind.LOCAL, "us-east-1", endpoint_url=html_500_endpoint)
+    client = Session(target, max_attempts=1).client(service)
+    operation = "list_projects" if service == "codebuild" else "list_pipelines"
+    with pytest.raises(AwsError) as err, aws_errors(service, operation):
+        getattr(client, operation)()
+    message = str(err.value)
+    assert "\n" not in message and "<" not in message, message
+    assert "500 Internal Server Error" in message

@@ -1,8 +1,9 @@
 """A build's log stream in CloudWatch Logs, written while the build runs.
 
 Lines are buffered and shipped at most about once a second (and at close), the way the
-CodeBuild agent ships them; each shipment is one PutLogEvents call, so a chatty build does
-not turn into thousands of API calls and snapshots.
+CodeBuild agent ships them; each shipment is one PutLogEvents call (or a few, within its
+limits: :func:`opslib.emulator.core.limits.log_batches`), so a chatty build does not turn into
+thousands of API calls and snapshots.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from opslib.emulator.core.limits import log_batches
 from opslib.emulator.core.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 1.0
-MAX_BATCH = 5000  # PutLogEvents accepts up to 10,000 events per call
 
 
 class BuildLog:
@@ -60,13 +61,9 @@ class BuildLog:
         try:
             self._ensure_stream()
             client = self.runtime.client("logs", self.region)
-            for start in range(0, len(events), MAX_BATCH):
+            for batch in log_batches(sorted(events, key=lambda e: e["timestamp"])):
                 client.put_log_events(
-                    logGroupName=self.group,
-                    logStreamName=self.stream,
-                    logEvents=sorted(
-                        events[start : start + MAX_BATCH], key=lambda e: e["timestamp"]
-                    ),
+                    logGroupName=self.group, logStreamName=self.stream, logEvents=batch
                 )
         except Exception:
             logger.exception("could not ship %d log lines to %s", len(events), self.group)

@@ -2,8 +2,10 @@
 
 Each command runs in a fresh shell that restores what the previous one exported and where it
 ``cd``-ed, like CodeBuild's per-command ``script.sh`` (shell.py); ``exit 3`` fails just
-that command. The flow on failure (``on-failure``, ``finally``, POST_BUILD after a failed BUILD
-with ``CODEBUILD_BUILD_SUCCEEDING=0``, the always-attempted UPLOAD_ARTIFACTS) mirrors CodeBuild.
+that command. A version 0.1 buildspec carries nothing over: each command starts afresh in
+the source directory with the build's initial environment, as CodeBuild runs 0.1. The flow
+on failure (``on-failure``, ``finally``, POST_BUILD after a failed BUILD with
+``CODEBUILD_BUILD_SUCCEEDING=0``, the always-attempted UPLOAD_ARTIFACTS) mirrors CodeBuild.
 Everything, every observer call included, happens in the calling thread. The caller records
 SUBMITTED .. DOWNLOAD_SOURCE before and COMPLETED after, and uploads artifacts and reports.
 """
@@ -34,6 +36,7 @@ from opslib.emulator.codebuild.shell import (
 )
 from opslib.exceptions import ExecutionError
 from opslib.specs import Buildspec, OnFailure, Phase, PhaseName
+from opslib.specs.buildspec import LEGACY_VERSION
 
 __all__ = [  # container_line lives in shell.py now and stays importable from here
     "HOST_ONLY_VARIABLES", "INTERRUPT_CONTEXTS", "RUNTIME_PROBES", "SHELLS", "BuildObserver",
@@ -263,8 +266,9 @@ class _BuildRun:
     def execute(self, upload: Upload) -> BuildOutcome:
         binary = _shell_binary(self.request)
         self.shell = BuildShell(
-            binary, self.request.source_dir, build_environment(self.request), self.log, self.limits
-        )
+            binary, self.request.source_dir, build_environment(self.request), self.log,
+            self.limits, carry_state=self.spec.version != LEGACY_VERSION,
+        )  # fmt: skip
         aborted = self._run_phases()
         if self.shell.alive and self.interrupted is None:
             self.exported = self._read_exports()

@@ -273,8 +273,9 @@ class BuildShell:
     """The build's launcher and process group; each command runs in a fresh shell under it."""
 
     def __init__(self, binary: str, cwd: Path, env: dict[str, str], log: LogBatcher,
-                 limits: Limits) -> None:  # fmt: skip
+                 limits: Limits, *, carry_state: bool = True) -> None:  # fmt: skip
         self._log = log
+        self._carry = carry_state  # False: buildspec 0.1, every command starts from the start
         self._limits = limits
         self._binary = _which(binary, env.get("PATH", os.environ.get("PATH")))
         self._nonce = secrets.token_hex(8).encode()
@@ -300,10 +301,15 @@ class BuildShell:
 
         The command text is the script's last part, as written: a syntax error or ``exit N``
         ends this script only (bash: status 2 / N), and the EXIT trap still saves the state.
+        Without ``carry_state`` (buildspec version 0.1: "each command runs in isolation from
+        all other commands") nothing is saved: every command starts in the initial directory
+        and environment.
         """
-        self._write_script(self.state.restore() + self.state.save_on_exit() + command + "\n")
+        save = self.state.save_on_exit() if self._carry else ""
+        self._write_script(self.state.restore() + save + command + "\n")
         status = self._exchange(f"{self._start_script()} 3>&-")[1]
-        self.state.commit()
+        if self._carry:
+            self.state.commit()
         return status
 
     def query(self, code: str) -> tuple[bytes, int]:

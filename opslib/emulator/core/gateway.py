@@ -101,6 +101,7 @@ class ApiException(Exception):
 
 Handler = Callable[[ApiRequest], ApiResponse]
 AfterHook = Callable[[ApiRequest, bytes], None]
+Check = Callable[[ApiRequest], ApiResponse | None]  # an error answer, or None to go on
 
 
 def _scope(environ: dict[str, Any]) -> tuple[str, str]:
@@ -160,10 +161,15 @@ class Gateway:
         self.lock = threading.RLock()
         self.handlers: dict[tuple[str, str], Handler] = {}
         self.after_hooks: dict[tuple[str, str], list[AfterHook]] = {}
+        self.checks: dict[tuple[str, str], Check] = {}
 
     def handle(self, service: str, operation: str, handler: Handler) -> None:
         """Let the emulator answer ``operation`` of ``service`` instead of moto."""
         self.handlers[(service, operation)] = handler
+
+    def check(self, service: str, operation: str, check: Check) -> None:
+        """Refuse ``operation`` requests that ``check`` answers for (AWS's input limits)."""
+        self.checks[(service, operation)] = check
 
     def after(self, service: str, operation: str, hook: AfterHook) -> None:
         """Run ``hook`` after moto answered ``operation`` successfully (e.g. start a host)."""
@@ -182,6 +188,10 @@ class Gateway:
         return [response.body]
 
     def _dispatch(self, request: ApiRequest, environ: dict[str, Any]) -> ApiResponse:
+        check = self.checks.get((request.service, request.operation))
+        refused = check(request) if check is not None else None
+        if refused is not None:
+            return refused
         handler = self.handlers.get((request.service, request.operation))
         if handler is not None:
             return self._run_handler(handler, request)

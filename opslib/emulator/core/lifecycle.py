@@ -111,7 +111,12 @@ def _log_tail(state_dir: Path, lines: int = 15) -> str:
 
 
 def _spawn(state_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # e.g. a read-only file system: a user's setting, no traceback
+        reason = exc.strerror or str(exc)
+        message = f"cannot create the state directory {state_dir} ({reason})"
+        raise EmulatorError(f"{message}: set emulator.state_dir to a writable place") from exc
     (state_dir / INFO_FILE).unlink(missing_ok=True)
     command = [sys.executable, "-m", "opslib.emulator.server"]
     command += ["--state-dir", str(state_dir), "--port", str(port)]
@@ -214,4 +219,4 @@ def log_lines(state_dir: Path, lines: int = 50) -> list[str]:
     path = state_dir / LOG_FILE
     if not path.exists():
         raise EmulatorNotRunning(f"no emulator log at {path}: the emulator never ran here")
-    return path.read_text(errors="replace").splitlines()[-lines:]
+    return path.read_text(errors="replace").splitlines()[-lines:] if lines > 0 else []

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from opslib.emulator.core.limits import log_batches
 from opslib.emulator.core.runtime import Runtime
 from opslib.emulator.ec2.hosts import Host, HostService
 
@@ -41,7 +42,6 @@ logger = logging.getLogger(__name__)
 
 PARAMETER = "AmazonCloudWatch-linux"
 DEFAULT_INTERVAL = 5.0
-MAX_BATCH = 5000  # events per PutLogEvents (AWS allows 10,000)
 MAX_READ = 1 << 20  # bytes read from one file per pass
 
 
@@ -185,8 +185,7 @@ class HostLogShipper:
         stamp = int(time.time() * 1000)
         # CloudWatch Logs rejects empty messages: a blank line ships as one space.
         events = [{"timestamp": stamp, "message": line or " "} for line in lines]
-        for start in range(0, len(events), MAX_BATCH):
-            batch = events[start : start + MAX_BATCH]
+        for batch in log_batches(events):  # PutLogEvents' size and count limits
             self._ensure(logs, region, entry, stream)
             try:
                 logs.put_log_events(logGroupName=entry.group, logStreamName=stream, logEvents=batch)

@@ -25,7 +25,7 @@ demo: setup
 
 ## test: every test tier (the aws tier is skipped unless OPSLIB_AWS_TESTS=1)
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadgroup --durations=25
 
 test-unit: setup
 	$(BIN)/pytest -m unit

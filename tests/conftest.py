@@ -2,6 +2,10 @@
 
 Each test gets the marker of its folder, so ``pytest -m unit`` runs the fast tier.
 The aws tier talks to a real account and only runs with OPSLIB_AWS_TESTS=1.
+
+Under pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``) a test module stays
+on one worker, so its module-scoped emulator is started once; the runbooks tier is one
+group, since its whole session shares one provisioned stack.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         tier = Path(str(item.fspath)).relative_to(REPO / "tests").parts[0]
         if tier in TIERS:
             item.add_marker(getattr(pytest.mark, tier))
+        group = tier if tier == "runbooks" else str(Path(str(item.fspath)).relative_to(REPO))
+        item.add_marker(pytest.mark.xdist_group(group))
         if item.get_closest_marker("aws") and os.environ.get("OPSLIB_AWS_TESTS") != "1":
             item.add_marker(skip_aws)
 

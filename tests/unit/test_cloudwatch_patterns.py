@@ -184,6 +184,23 @@ def test_json_patterns_do_not_match(pattern: str, message: str) -> None:
     assert not parse_filter_pattern(pattern).matches(message)
 
 
+@pytest.mark.parametrize(
+    ("message", "matches"),
+    [
+        ({"level": "warn", "code": 503}, True),
+        ({"level": "error", "code": "500"}, True),
+        ({"level": "info", "code": 500}, False),
+        ({"level": "warn", "code": 200}, False),
+        ({"code": 500, "note": "level error"}, False),
+    ],
+)
+def test_or_inside_and_needs_only_what_every_branch_needs(
+    message: dict[str, object], matches: bool
+) -> None:
+    pattern = parse_filter_pattern('{ ($.level = "error" || $.level = warn) && $.code = 5* }')
+    assert pattern.matches(json.dumps(message)) is matches
+
+
 def test_issue_example_six_of_thirty_json_events_match() -> None:
     events = [
         json.dumps({"level": "error" if i % 3 == 0 else "info", "i": i, "msg": f"event {i}"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,7 +23,6 @@ from opslib.emulator.cloudwatch.patterns.lexicon import (
     number_of,
     scan_percent,
     scan_quoted,
-    skip_blanks,
     text_test,
     unexpected,
     value_of,
@@ -156,36 +156,14 @@ def _field_test(op: str, value: Value) -> FieldTest:
     return test
 
 
+# One field: "quoted" (backslash escapes), [bracketed], or a run of non-blanks; an
+# unterminated quote or bracket runs to the end of the message.
+_FIELD = re.compile(r'"((?:[^"\\]|\\.)*)(?:"|\\?$)|\[([^\]]*)(?:\]|$)|(\S+)', re.DOTALL)
+
+
 def split_delimited(message: str) -> list[str]:
     """A message's space-delimited fields; ``"..."`` and ``[...]`` are one field each."""
-    fields: list[str] = []
-    index = skip_blanks(message, 0)
-    while index < len(message):
-        opener = message[index]
-        if opener in '"[':
-            closer = '"' if opener == '"' else "]"
-            end = _find_closer(message, index + 1, closer)
-            fields.append(message[index + 1 : end])
-            index = end + 1
-        else:
-            end = index
-            while end < len(message) and not message[end].isspace():
-                end += 1
-            fields.append(message[index:end])
-            index = end
-        index = skip_blanks(message, index)
-    return fields
-
-
-def _find_closer(message: str, index: int, closer: str) -> int:
-    while index < len(message):
-        if message[index] == "\\" and closer == '"':
-            index += 2
-            continue
-        if message[index] == closer:
-            return index
-        index += 1
-    return len(message)
+    return [quoted or bracketed or plain for quoted, bracketed, plain in _FIELD.findall(message)]
 
 
 def _delimited_extractor(slots: list[_Slot]) -> Callable[[str], Fields | None]:

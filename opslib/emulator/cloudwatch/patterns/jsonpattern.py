@@ -1,9 +1,18 @@
-"""JSON patterns ``{ $.a.b[0] = "x" && ... }`` over messages that are JSON objects."""
+"""JSON patterns ``{ $.a.b[0] = "x" && ... }`` over messages that are JSON objects.
+
+Decoding dominates the cost, so a message is decoded only if it contains, as raw text,
+every string the pattern needs for an ``=`` to hold on its way to a match (``&&`` needs
+each side's, ``||`` what both sides need). Only strings of letters, digits, blanks and
+``_ . : @ -`` count: JSON writers never escape those, so the check cannot turn a match
+away.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from opslib.emulator.cloudwatch.patterns.base import (
@@ -25,9 +34,17 @@ from opslib.emulator.cloudwatch.patterns.lexicon import (
 )
 
 _MISSING = object()
-
+_VERBATIM = re.compile(r"[A-Za-z0-9_.:@ -]+")
 
 Predicate = Callable[[Doc], bool]
+
+
+@dataclass(frozen=True)
+class _Node:
+    """A parsed condition and the raw strings any message it matches must contain."""
+
+    predicate: Predicate
+    needs: frozenset[str] = frozenset()
 
 
 class JsonParser:
@@ -40,11 +57,12 @@ class JsonParser:
         self.selectors: dict[str, tuple[str | int, ...]] = {}
 
     def pattern(self) -> FilterPattern:
-        predicate = self._or()
+        node = self._or()
         self._expect("end")
         resolvers = {name: _resolver(steps) for name, steps in self.selectors.items()}
-        match = _json_matcher(predicate)
-        extract = _json_extractor(predicate, resolvers)
+        decode = _decoder(node.needs)
+        match = _json_matcher(node.predicate, decode)
+        extract = _json_extractor(node.predicate, resolvers, decode)
         return FilterPattern(self.text, PatternKind.JSON, frozenset(resolvers), extract, match)
 
     def _peek(self) -> Token:
@@ -61,21 +79,29 @@ class JsonParser:
             raise unexpected(token)
         return token
 
-    def _or(self) -> Predicate:
+    def _or(self) -> _Node:
         parts = [self._and()]
         while self._peek().kind == "||":
             self._take()
             parts.append(self._and())
-        return parts[0] if len(parts) == 1 else lambda doc: any(p(doc) for p in parts)
+        if len(parts) == 1:
+            return parts[0]
+        tests = [part.predicate for part in parts]
+        needs = frozenset.intersection(*(part.needs for part in parts))
+        return _Node(lambda doc: any(test(doc) for test in tests), needs)
 
-    def _and(self) -> Predicate:
+    def _and(self) -> _Node:
         parts = [self._unary()]
         while self._peek().kind == "&&":
             self._take()
             parts.append(self._unary())
-        return parts[0] if len(parts) == 1 else lambda doc: all(p(doc) for p in parts)
+        if len(parts) == 1:
+            return parts[0]
+        tests = [part.predicate for part in parts]
+        needs = frozenset.union(*(part.needs for part in parts))
+        return _Node(lambda doc: all(test(doc) for test in tests), needs)
 
-    def _unary(self) -> Predicate:
+    def _unary(self) -> _Node:
         if self._peek().kind == "(":
             self._take()
             inner = self._or()
@@ -83,21 +109,24 @@ class JsonParser:
             return inner
         return self._comparison()
 
-    def _comparison(self) -> Predicate:
+    def _comparison(self) -> _Node:
         selector = self._expect("selector")
         self.selectors[selector.text] = selector.steps
         resolve = _resolver(selector.steps)
         token = self._take()
+        needs: frozenset[str] = frozenset()
         if token.kind == "op":
             value_token = self._take()
             if value_token.kind not in ("word", "string", "regex"):
                 raise unexpected(value_token)
-            test = _json_test(token.text, value_of(value_token))
+            value = value_of(value_token)
+            test = _json_test(token.text, value)
+            needs = _needed_text(token.text, value)
         elif token.kind == "word":
             test = self._keyword_test(token)
         else:
             raise unexpected(token)
-        return lambda doc: test(resolve(doc))
+        return _Node(lambda doc: test(resolve(doc)), needs)
 
     def _keyword_test(self, token: Token) -> Callable[[Any], bool]:
         keyword = token.text.upper()
@@ -178,29 +207,51 @@ def _resolver(steps: tuple[str | int, ...]) -> Callable[[Doc], Any]:
     return resolve
 
 
-def _decode_object(message: str) -> dict[str, Any] | None:
-    if not message.lstrip().startswith("{"):
-        return None
-    try:
-        doc = json.loads(message)
-    except ValueError:
-        return None
-    return doc if isinstance(doc, dict) else None
+def _needed_text(op: str, value: Value) -> frozenset[str]:
+    """The text an ``= "string"`` (wildcards aside) puts in every message it matches."""
+    if op != "=" or value.kind != "string":
+        return frozenset()
+    core = value.text.strip("*")
+    if "*" in core or not _VERBATIM.fullmatch(core):
+        return frozenset()
+    return frozenset({core})
 
 
-def _json_matcher(predicate: Predicate) -> Callable[[str], bool]:
+Decoder = Callable[[str], dict[str, Any] | None]
+
+
+def _decoder(needs: frozenset[str]) -> Decoder:
+    """Decode a message that is a JSON object and holds every needed text; else None."""
+    needed = sorted(needs, key=len, reverse=True)
+
+    def decode(message: str) -> dict[str, Any] | None:
+        for text in needed:
+            if text not in message:
+                return None
+        if not message.lstrip().startswith("{"):
+            return None
+        try:
+            doc = json.loads(message)
+        except ValueError:
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    return decode
+
+
+def _json_matcher(predicate: Predicate, decode: Decoder) -> Callable[[str], bool]:
     def match(message: str) -> bool:
-        doc = _decode_object(message)
+        doc = decode(message)
         return doc is not None and predicate(doc)
 
     return match
 
 
 def _json_extractor(
-    predicate: Predicate, resolvers: Mapping[str, Callable[[Doc], Any]]
+    predicate: Predicate, resolvers: Mapping[str, Callable[[Doc], Any]], decode: Decoder
 ) -> Callable[[str], Fields | None]:
     def extract(message: str) -> Fields | None:
-        doc = _decode_object(message)
+        doc = decode(message)
         if doc is None or not predicate(doc):
             return None
         fields: Fields = {}

@@ -48,7 +48,10 @@ offending character, ``'""'`` for an empty phrase, ``'$."'`` for a quoted select
 Deliberately left out: ``EXISTS`` and ``IS NOT`` (the guide says they are not supported;
 use ``= *`` or ``NOT EXISTS``), which are rejected; a ``*`` in the middle of a value is a
 literal, as the guide's ``Ev*ent`` example says; the quota of two regexes per pattern is
-not enforced; regexes run on Python's ``re``, which accepts the guide's subset.
+not enforced; regexes run on Python's ``re``, which accepts the guide's subset. One
+shortcut stands on an assumption: before decoding, a message must contain the plain
+strings an ``=`` needs (see :mod:`.jsonpattern`); a JSON writer that spelled letters or
+digits as ``\\uXXXX`` escapes would defeat it, and none of the common ones does.
 """
 
 from __future__ import annotations

@@ -1,14 +1,20 @@
 # One command for the main job, one for all tests. Each does its own set-up on a fresh
-# machine: a .venv with opslib and its dev tools, and the sample app's node_modules.
+# machine: a .venv with opslib and its dev tools, the sample app's node_modules, and
+# Debian's chromium and chromedriver for the browser tier.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PY_STAMP   := $(VENV)/.opslib-installed
 NODE_STAMP := sample-app/node_modules/.opslib-installed
+CHROMIUM     := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+BROWSER_PACKAGES := chromium chromium-driver
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
 
 .PHONY: setup demo test test-unit lint check bench clean
 
-setup: $(PY_STAMP) $(NODE_STAMP)
+setup: $(PY_STAMP) $(NODE_STAMP) $(CHROMIUM) $(CHROMEDRIVER)
 
 $(PY_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +24,12 @@ $(PY_STAMP): pyproject.toml
 $(NODE_STAMP): sample-app/package.json sample-app/package-lock.json
 	cd sample-app && npm ci --no-audit --no-fund
 	touch $@
+
+# The walkthrough's browser test drives the system's headless Chromium (tests/browser).
+# apt-get update only when the package lists lack the packages or are out of date.
+$(CHROMIUM) $(CHROMEDRIVER) &:
+	apt-cache show $(BROWSER_PACKAGES) >/dev/null 2>&1 || $(SUDO) apt-get update -q
+	$(APT_INSTALL) $(BROWSER_PACKAGES) || { $(SUDO) apt-get update -q && $(APT_INSTALL) $(BROWSER_PACKAGES); }
 
 ## demo: the main job on the embedded default target
 demo: setup

@@ -127,10 +127,14 @@ class StackConfig:
         data["network"]["ingress_ports"] = list(self.network.ingress_ports)
         return data
 
+    def base_dir(self) -> Path:
+        """The folder relative paths (state_dir, source.repository, reports) start from:
+        the config file's, or the project root when no file was found (see project_root)."""
+        return Path(self.source_file).parent if self.source_file else project_root()
+
     def state_dir(self) -> Path:
         """The emulator's state directory, relative paths taken from the config's folder."""
-        base = Path(self.source_file).parent if self.source_file else Path.cwd()
-        return (base / self.emulator.state_dir).resolve()
+        return (self.base_dir() / self.emulator.state_dir).resolve()
 
 
 Check = Callable[[Any], str | None]
@@ -325,13 +329,44 @@ def parse_config(data: Any, source: str = CONFIG_FILENAME) -> StackConfig:
 
 
 def find_config(explicit: str | Path | None = None) -> Path | None:
-    """The config file to use: explicit path, $OPSLIB_CONFIG, or ./opslib.yml if present."""
+    """The config file to use: explicit path, $OPSLIB_CONFIG, or the nearest opslib.yml.
+
+    The nearest is searched from the current folder up to the root of the git work tree
+    it is in (only the current folder outside one): JupyterLab and ``nbconvert`` run a
+    kernel in the notebook's folder, and a notebook in ``notebooks/`` must find the same
+    stack as a command run at the top of the repository.
+    """
     if explicit:
         return Path(explicit)
     if os.environ.get(CONFIG_ENV):
         return Path(os.environ[CONFIG_ENV])
-    default = Path.cwd() / CONFIG_FILENAME
-    return default if default.exists() else None
+    return _nearest_config(_search_folders(Path.cwd()))
+
+
+def project_root(start: Path | None = None) -> Path:
+    """Where relative paths start when no config file names a folder: the nearest
+    opslib.yml's folder, else the git work tree's root, else ``start`` (the current folder)."""
+    folders = _search_folders(start or Path.cwd())
+    found = _nearest_config(folders)
+    return found.parent if found is not None else folders[-1]
+
+
+def _search_folders(start: Path) -> list[Path]:
+    """``start`` and its parents up to the git work tree's root; only ``start`` outside one.
+
+    A work tree's root holds ``.git`` (a folder, or a file in a linked worktree); stopping
+    there keeps an unrelated opslib.yml above the checkout (in $HOME, /tmp) out of reach.
+    """
+    start = start.resolve()
+    chain = [start, *start.parents]
+    for depth, folder in enumerate(chain):
+        if (folder / ".git").exists():
+            return chain[: depth + 1]
+    return [start]
+
+
+def _nearest_config(folders: list[Path]) -> Path | None:
+    return next((f / CONFIG_FILENAME for f in folders if (f / CONFIG_FILENAME).exists()), None)
 
 
 def load_config(path: str | Path | None = None) -> StackConfig:

@@ -1,4 +1,4 @@
-"""Test tiers by folder: tests/unit, tests/emulator, tests/runbooks, tests/aws.
+"""Test tiers by folder: tests/unit, tests/emulator, tests/runbooks, tests/browser, tests/aws.
 
 Each test gets the marker of its folder, so ``pytest -m unit`` runs the fast tier.
 The aws tier talks to a real account and only runs with OPSLIB_AWS_TESTS=1.
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-TIERS = ("unit", "emulator", "runbooks", "aws")
+TIERS = ("unit", "emulator", "runbooks", "browser", "aws")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -73,7 +73,9 @@ def _report(record: RunRecord) -> None:
 )  # fmt: skip
 @click.option("--dir", "directory", type=click.Path(path_type=Path), help="Runbooks folder.")
 @click.option(
-    "--reports-dir", type=click.Path(path_type=Path), help="Where to write (default: ./reports)."
+    "--reports-dir",
+    type=click.Path(path_type=Path),
+    help="Where to write (default: reports/ beside opslib.yml).",
 )
 @click.option("--kernel", default=catalog.KERNEL_NAME, show_default=True, help="Jupyter kernel.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not stream the cells' output.")
@@ -96,7 +98,7 @@ def run_command(
     record = run_runbook(
         info,
         given,
-        reports_dir=reports_dir or reports_root(),
+        reports_dir=reports_dir or reports_root(state.config().base_dir()),
         kernel=kernel,
         stdout=None if quiet else sys.stdout,
     )

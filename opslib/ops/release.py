@@ -15,7 +15,6 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opslib.config import StackConfig
@@ -53,8 +52,7 @@ def resolve_commit(config: StackConfig, commit: str) -> str:
     """A commit (SHA, prefix, tag) as the full SHA, from the local repository when it has it."""
     if not commit:
         return ""
-    base = Path(config.source_file).parent if config.source_file else Path.cwd()
-    repo = base / config.source.repository
+    repo = config.base_dir() / config.source.repository
     try:
         result = subprocess.run(
             ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"],

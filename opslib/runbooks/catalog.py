@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opslib.config import project_root
 from opslib.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -65,10 +66,11 @@ def read_notebook(path: Path) -> NotebookNode:
 
 
 def runbooks_dir() -> Path:
-    """Where the runbooks are: ``$OPSLIB_RUNBOOKS_DIR``, ``./runbooks`` or the checkout's."""
+    """Where the runbooks are: ``$OPSLIB_RUNBOOKS_DIR``, the project root's ``runbooks/``
+    (see config.project_root) or the checkout's."""
     if os.environ.get(RUNBOOKS_ENV):
         return Path(os.environ[RUNBOOKS_ENV])
-    local = Path.cwd() / "runbooks"
+    local = project_root() / "runbooks"
     if local.is_dir():
         return local
     return Path(__file__).resolve().parents[2] / "runbooks"

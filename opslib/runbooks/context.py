@@ -157,7 +157,8 @@ def conclude(
     ``strict=False`` is for runbooks whose job is to report (triage): finding problems is
     their success, not their failure.
     """
-    path = summary_path(context.config.stack, context.name, context.started)
+    config = context.config
+    path = summary_path(config.stack, context.name, context.started, config.base_dir())
     write_summary(path, summary_document(context, verdict, data))
     logger.info("%s: summary written to %s", context.name, path)
     conclusion = Conclusion(verdict, path)

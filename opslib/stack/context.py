@@ -9,7 +9,6 @@ applying, and :data:`UNKNOWN` until then.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from opslib.config import StackConfig
 from opslib.stack.tags import STACK_TAG
@@ -176,6 +175,4 @@ class Context:
 
     def local_repository(self) -> str:
         """The git repository the pipeline builds locally, absolute (config-relative)."""
-        source_file = self.config.source_file
-        base = Path(source_file).parent if source_file else Path.cwd()
-        return str((base / self.config.source.repository).resolve())
+        return str((self.config.base_dir() / self.config.source.repository).resolve())

@@ -286,6 +286,9 @@ class ExecutionRun:
                     {"actionName": action["name"], **result.revision}
                 )
         self.save()
+        if result.revision and action["actionTypeId"]["provider"] == "CodeStarSourceConnection":
+            sha = str(result.revision.get("revisionId", ""))
+            self.service.source_taken(self.pipeline, action["name"], sha)
         self._emit_action(stage, action, _EVENT_STATES[result.status])
 
     def _emit_action(self, stage: str, action: dict[str, Any], state: str) -> None:

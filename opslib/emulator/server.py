@@ -99,6 +99,7 @@ class Emulator:
             "state_dir": str(self.state_dir),
             "builds_running": len(self.builds.running),
             "hosts_running": sum(h.state == "running" for h in self.hosts.hosts()),
+            "source_polls": self.pipelines.polls,
         }
 
     def serve(self) -> None:

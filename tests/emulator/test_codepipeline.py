@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from opslib.emulator.lifecycle import EmulatorInfo
+from opslib import emulator
+from opslib.emulator.lifecycle import EmulatorInfo, health
 from tests.emulator.conftest import aws_cli, client
 from tests.emulator.pipeline_helpers import (
     QUICK_BUILDSPEC,
@@ -226,3 +228,67 @@ def test_source_revisions_override_releases_an_older_commit(
         codepipeline.start_pipeline_execution(
             name="pinned", sourceRevisions=[{**revision, "actionName": "Build"}]
         )
+
+
+def _source_polls(info: EmulatorInfo) -> int:
+    doc = health(info.endpoint)
+    assert doc is not None
+    return int(doc["source_polls"])
+
+
+def _wait_for_polls(info: EmulatorInfo, count: int, timeout: float = 60) -> None:
+    """Until the source poller has run ``count`` more times than now."""
+    target = _source_polls(info) + count
+    deadline = time.monotonic() + timeout
+    while _source_polls(info) < target:
+        assert time.monotonic() < deadline, f"the source poller did not run {count} times"
+        time.sleep(0.1)
+
+
+def test_one_push_one_execution(
+    start_emulator: Callable[..., EmulatorInfo], state_dir: Path, tmp_path: Path
+) -> None:
+    """An execution started for the new head took it: the poll does not start another.
+
+    The poller is held off (an hour's interval) while the commit is made and released, then
+    the emulator restarts polling fast: the poll must see that commit as taken.
+    """
+    info = start_emulator(OPSLIB_SOURCE_POLL_INTERVAL="3600")
+    repo = tmp_path / "repo"
+    make_repo(repo, {"buildspec.yml": QUICK_BUILDSPEC, "hello.txt": "hi\n"})
+    create_pipeline(info, "once", repo)
+    wait_for_execution(info, "once")
+    pushed = commit(repo, {"hello.txt": "pushed\n"}, "one push")
+    started = client(info, "codepipeline").start_pipeline_execution(name="once")
+    execution = wait_for_execution(info, "once", count=2)
+    assert execution["pipelineExecutionId"] == started["pipelineExecutionId"]
+    assert execution["sourceRevisions"][0]["revisionId"] == pushed
+    emulator.stop(state_dir)
+    polling = start_emulator(OPSLIB_SOURCE_POLL_INTERVAL="0.3")
+    _wait_for_polls(polling, 3)  # the poller had its chances to start a second one
+    found = executions(polling, "once")
+    assert [e["trigger"]["triggerType"] for e in found] == [
+        "StartPipelineExecution",
+        "CreatePipeline",
+    ]
+
+
+def test_a_pinned_older_commit_leaves_the_new_head_to_the_poll(
+    fast_polling: EmulatorInfo, tmp_path: Path
+) -> None:
+    """Releasing an older commit is not the push of the new head: that still runs."""
+    repo = tmp_path / "repo"
+    first = make_repo(repo, {"buildspec.yml": QUICK_BUILDSPEC, "hello.txt": "one\n"})
+    create_pipeline(fast_polling, "pinned-old", repo)
+    wait_for_execution(fast_polling, "pinned-old")
+    codepipeline = client(fast_polling, "codepipeline")
+    codepipeline.start_pipeline_execution(
+        name="pinned-old",
+        sourceRevisions=[
+            {"actionName": "Source", "revisionType": "COMMIT_ID", "revisionValue": first}
+        ],
+    )
+    second = commit(repo, {"hello.txt": "two\n"}, "second commit")
+    polled = wait_for_execution(fast_polling, "pinned-old", count=3)
+    assert polled["trigger"]["triggerType"] == "PollForSourceChanges"
+    assert polled["sourceRevisions"][0]["revisionId"] == second

@@ -22,6 +22,7 @@ from pathlib import Path
 from opslib import fleet, pipeline, stack
 from opslib.config import StackConfig, load_config
 from opslib.exceptions import ExecutionError, OpslibError
+from opslib.release import start_release
 from opslib.specs import Severity, lint_path
 from opslib.stack import display
 from opslib.target import Session, connect
@@ -72,17 +73,18 @@ def _progress(line: str | None) -> None:
 
 
 def release(session: Session, config: StackConfig) -> pipeline.ExecutionReport:
-    name = pipeline.pipeline_name(config.stack)
-    execution_id, attached = pipeline.start_or_attach(session, name)
-    how = "attached to the execution creating the pipeline started" if attached else "started"
-    say(f"   {how}: {name} {execution_id}")
-    report = pipeline.follow(session, name, execution_id, _show_action)
+    started = start_release(session, config)
+    how = "attached to the running execution" if started.attached else "started execution"
+    what = f"commit {started.commit[:12]}" if started.commit else "the branch head"
+    say(f"   {how} {started.execution_id} of {started.pipeline} for {what}")
+    report = pipeline.follow(session, started.pipeline, started.execution_id, _show_action)
     if not report.succeeded:
         for line in report.log_tail or []:
             say(f"     | {line}")
         failed = report.failed_action
         where = f" at {failed.stage}/{failed.action}" if failed else ""
         raise ExecutionError(f"the release {report.status.lower()}{where}")
+    pipeline.require_commit(report, started.commit)
     say(f"   released commit {report.revision[:12]}")
     return report
 

@@ -5,20 +5,32 @@ The same calls on both targets. Progress is reported as a stream of
 runbooks can show it their own way; a failed execution is explained with the failing
 action, its reason and the tail of its log (the build's log, or the deployment's
 script output).
+
+A release is of one commit: :func:`start_or_attach` attaches only to an execution in
+progress whose source took that commit, and otherwise starts one pinned to it
+(``sourceRevisions``, COMMIT_ID), which catches up with older ones as the pipeline's
+execution mode says. Another execution in progress is never taken for the release.
 """
 
 from __future__ import annotations
 
+import logging
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from opslib import builds
-from opslib.exceptions import ExecutionError
+from opslib.exceptions import AwsError, ConfigError, ExecutionError
 from opslib.target import Session, aws_errors
 
+logger = logging.getLogger(__name__)
+
 TERMINAL = frozenset({"Succeeded", "Failed", "Stopped", "Superseded", "Cancelled"})
+LOCAL_REPOSITORY_TAG = "opslib:local-repository"  # the emulator's stand-in for GitHub
+SOURCE_WAIT = 30.0  # how long a running execution may take to say which commit it took
 
 
 @dataclass(frozen=True)
@@ -54,16 +66,133 @@ def pipeline_name(stack: str) -> str:
     return f"{stack}-pipeline"
 
 
-def start_or_attach(session: Session, name: str) -> tuple[str, bool]:
-    """The execution in progress if there is one (attached: True), else a new one."""
-    client = session.client("codepipeline")
+def start_or_attach(
+    session: Session, name: str, commit: str = "", *, wait: float = SOURCE_WAIT
+) -> tuple[str, bool]:
+    """An execution releasing ``commit``: the one in progress (attached: True), else a new one.
+
+    ``commit`` is a full SHA; without one, the head of the pipeline's watched branch where
+    it can be read (:func:`source_head`). When neither is known, any execution in progress
+    is attached to, as before.
+    """
+    commit = commit or source_head(session, name)
+    if not commit:
+        running = [s for s in _summaries(session, name) if s["status"] == "InProgress"]
+        if running:
+            return str(running[0]["pipelineExecutionId"]), True
+        return start_execution(session, name), False
+    attached = running_execution_of(session, name, commit, wait=wait)
+    if attached:
+        return attached, True
+    return start_execution(session, name, commit), False
+
+
+def _summaries(session: Session, name: str) -> list[dict[str, Any]]:
     with aws_errors("codepipeline", "ListPipelineExecutions"):
-        summaries = client.list_pipeline_executions(pipelineName=name, maxResults=10)
-    running = [s for s in summaries["pipelineExecutionSummaries"] if s["status"] == "InProgress"]
-    if running:
-        return str(running[0]["pipelineExecutionId"]), True
+        response = session.client("codepipeline").list_pipeline_executions(
+            pipelineName=name, maxResults=25
+        )
+    return list(response["pipelineExecutionSummaries"])
+
+
+def source_revision(summary: dict[str, Any]) -> str:
+    """The commit an execution's source took ('' while its Source has not run yet)."""
+    revisions = summary.get("sourceRevisions") or []
+    return str(revisions[0].get("revisionId", "")) if revisions else ""
+
+
+def running_execution_of(
+    session: Session, name: str, commit: str, *, wait: float = SOURCE_WAIT, poll: float = 0.5
+) -> str | None:
+    """The newest execution in progress whose source took ``commit``, if there is one.
+
+    An execution whose Source has not run yet does not say its commit: wait for it (up to
+    ``wait`` seconds) rather than take it, or start a second one beside it, blindly.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        running = [s for s in _summaries(session, name) if s["status"] == "InProgress"]
+        for summary in running:
+            if source_revision(summary) == commit:
+                return str(summary["pipelineExecutionId"])
+        if all(source_revision(s) for s in running) or time.monotonic() > deadline:
+            return None
+        time.sleep(poll)  # the Source action takes its commit within seconds; no push
+
+
+def start_execution(session: Session, name: str, commit: str = "") -> str:
+    """StartPipelineExecution, pinned to ``commit`` (sourceRevisions, COMMIT_ID) when given."""
+    kwargs: dict[str, Any] = {"name": name}
+    if commit:
+        kwargs["sourceRevisions"] = [
+            {"actionName": source_action(session, name), "revisionType": "COMMIT_ID",
+             "revisionValue": commit}
+        ]  # fmt: skip
     with aws_errors("codepipeline", "StartPipelineExecution"):
-        return str(client.start_pipeline_execution(name=name)["pipelineExecutionId"]), False
+        response = session.client("codepipeline").start_pipeline_execution(**kwargs)
+    return str(response["pipelineExecutionId"])
+
+
+def _source(session: Session, name: str) -> dict[str, Any]:
+    with aws_errors("codepipeline", "GetPipeline"):
+        definition = session.client("codepipeline").get_pipeline(name=name)["pipeline"]
+    for stage in definition["stages"]:
+        for action in stage["actions"]:
+            if action["actionTypeId"]["category"] == "Source":
+                return dict(action)
+    raise ConfigError(f"pipeline {name}: has no source action to give a commit to")
+
+
+def source_action(session: Session, name: str) -> str:
+    """The name of the pipeline's source action (the one a commit override applies to)."""
+    return str(_source(session, name)["name"])
+
+
+def source_head(session: Session, name: str) -> str:
+    """The head of the branch the pipeline's source watches, where this machine can read it.
+
+    On the local target the connection names the git repository it stands for (its
+    ``opslib:local-repository`` tag): exactly what the Source action snapshots. Elsewhere
+    (a GitHub connection) '' — the caller knows the local checkout, opslib does not.
+    """
+    config = _source(session, name).get("configuration") or {}
+    arn, branch = config.get("ConnectionArn"), config.get("BranchName")
+    if not arn or not branch:
+        return ""
+    try:
+        with aws_errors("codestar-connections", "ListTagsForResource"):
+            tags = session.client("codestar-connections").list_tags_for_resource(ResourceArn=arn)
+    except AwsError as exc:  # not allowed to read tags, say: the head is not known here
+        logger.debug("no local repository for %s: %s", arn, exc)
+        return ""
+    repository = next(
+        (t["Value"] for t in tags.get("Tags", []) if t["Key"] == LOCAL_REPOSITORY_TAG), ""
+    )
+    return rev_parse(Path(repository), f"refs/heads/{branch}") if repository else ""
+
+
+def rev_parse(repo: Path, revision: str) -> str:
+    """The full SHA of ``revision`` in a local git repository, '' when it has no such commit."""
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def require_commit(report: ExecutionReport, commit: str) -> None:
+    """Fail when a finished execution released another commit than the one asked for."""
+    if commit and report.succeeded and report.revision != commit:
+        raise ExecutionError(
+            f"{report.pipeline} execution {report.execution_id} released "
+            f"{report.revision[:12] or 'an unknown revision'}, not {commit[:12]} as asked"
+        )
 
 
 def action_updates(session: Session, name: str, execution_id: str) -> list[ActionUpdate]:

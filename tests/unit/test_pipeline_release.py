@@ -1,0 +1,94 @@
+"""Which execution a release follows: only one of the commit asked for, else a new one."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+
+from opslib import pipeline
+from opslib.exceptions import ExecutionError
+from opslib.target import Session
+from tests.unit.runbook_fakes import FakeClient, FakeSession
+
+A, B = "a" * 40, "b" * 40
+DEFINITION = {"pipeline": {"stages": [
+    {"actions": [{"name": "Source", "actionTypeId": {"category": "Source"},
+                  "configuration": {"ConnectionArn": "arn:c", "BranchName": "main"}}]},
+    {"actions": [{"name": "Build", "actionTypeId": {"category": "Build"}}]},
+]}}  # fmt: skip
+
+
+def _summary(execution_id: str, status: str, revision: str = "") -> dict[str, Any]:
+    revisions = [{"actionName": "Source", "revisionId": revision}] if revision else []
+    return {"pipelineExecutionId": execution_id, "status": status, "sourceRevisions": revisions}
+
+
+def _session(*pages: list[dict[str, Any]]) -> FakeSession:
+    """Each ListPipelineExecutions answers the next page (the last one stays)."""
+    answers = list(pages)
+
+    def listing(**_: Any) -> dict[str, Any]:
+        page = answers.pop(0) if len(answers) > 1 else answers[0]
+        return {"pipelineExecutionSummaries": page}
+
+    return FakeSession(
+        codepipeline={
+            "list_pipeline_executions": listing,
+            "get_pipeline": DEFINITION,
+            "start_pipeline_execution": {"pipelineExecutionId": "new"},
+        }
+    )
+
+
+def _started(session: FakeSession) -> list[dict[str, Any]]:
+    calls = session.clients["codepipeline"].calls
+    return [kwargs for op, kwargs in calls if op == "start_pipeline_execution"]
+
+
+def test_attaches_only_to_a_running_execution_of_the_commit() -> None:
+    session = _session([_summary("of-b", "InProgress", B), _summary("of-a", "InProgress", A)])
+    assert pipeline.start_or_attach(cast(Session, session), "p", A) == ("of-a", True)
+    assert _started(session) == []
+
+
+def test_another_commit_running_starts_one_pinned_to_the_commit() -> None:
+    session = _session([_summary("of-a", "InProgress", A), _summary("old", "Succeeded", B)])
+    assert pipeline.start_or_attach(cast(Session, session), "p", B) == ("new", False)
+    assert _started(session) == [
+        {
+            "name": "p",
+            "sourceRevisions": [
+                {"actionName": "Source", "revisionType": "COMMIT_ID", "revisionValue": B}
+            ],
+        }
+    ]
+
+
+def test_an_execution_whose_source_has_not_run_is_waited_for() -> None:
+    session = _session([_summary("fresh", "InProgress")], [_summary("fresh", "InProgress", A)])
+    found = pipeline.start_or_attach(cast(Session, session), "p", A, wait=30)
+    assert found == ("fresh", True)
+
+
+def test_an_execution_that_never_says_its_commit_is_not_taken() -> None:
+    session = _session([_summary("silent", "InProgress")])
+    found = pipeline.start_or_attach(cast(Session, session), "p", A, wait=0)
+    assert found == ("new", False)
+
+
+def test_without_a_known_commit_any_running_execution_is_followed() -> None:
+    session = _session([_summary("running", "InProgress", A)])
+    session.clients["codestar-connections"] = FakeClient({"list_tags_for_resource": {"Tags": []}})
+    assert pipeline.start_or_attach(cast(Session, session), "p") == ("running", True)
+
+
+def _report(status: str, revision: str) -> pipeline.ExecutionReport:
+    return pipeline.ExecutionReport("p", "e-1", status, revision)
+
+
+def test_require_commit_fails_when_another_commit_was_released() -> None:
+    pipeline.require_commit(_report("Succeeded", A), A)
+    pipeline.require_commit(_report("Succeeded", B), "")  # nothing asked: nothing to check
+    with pytest.raises(ExecutionError, match=f"e-1 released {B[:12]}, not {A[:12]} as asked"):
+        pipeline.require_commit(_report("Succeeded", B), A)

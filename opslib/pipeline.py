@@ -19,6 +19,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,76 @@ class ActionUpdate:
     summary: str
     external_id: str
     error: str
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """What the job behind a running action is doing, between two action updates.
+
+    A build: its current phase and the log lines new since the last event. A deployment:
+    how many of its instances are where (``2 succeeded, 1 in progress``).
+    """
+
+    stage: str
+    action: str
+    job_id: str
+    phase: str
+    started: datetime | None = None
+    lines: tuple[str, ...] = ()
+
+
+class JobWatch:
+    """Polls the builds and deployments of running actions; yields what changed."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._cursors: dict[str, builds.LogCursor] = {}
+        self._phases: dict[str, str] = {}
+
+    def poll(self, update: ActionUpdate) -> JobProgress | None:
+        """The job's progress since the last poll; None when nothing changed."""
+        job = update.external_id
+        if update.status != "InProgress" or not job:
+            return None
+        if ":" in job:  # a CodeBuild build id is project:uuid
+            phase, started, lines = self._build(job)
+        elif job.startswith("d-"):
+            phase, started, lines = self._deployment(job)
+        else:
+            return None
+        if phase == self._phases.get(job) and not lines:
+            return None
+        self._phases[job] = phase
+        return JobProgress(update.stage, update.action, job, phase, started, tuple(lines))
+
+    def _build(self, build_id: str) -> tuple[str, datetime | None, list[str]]:
+        view = builds.get_build(self.session, build_id)
+        lines: list[str] = []
+        if view.log_group and view.log_stream:
+            cursor = self._cursors.setdefault(
+                build_id, builds.LogCursor(view.log_group, view.log_stream)
+            )
+            lines = [line.rstrip("\n") for line in cursor.read(self.session)]
+        return view.current_phase, view.started, lines
+
+    def _deployment(self, deployment_id: str) -> tuple[str, datetime | None, list[str]]:
+        with aws_errors("codedeploy", "GetDeployment"):
+            info = self.session.client("codedeploy").get_deployment(deploymentId=deployment_id)
+        info = info["deploymentInfo"]
+        overview = info.get("deploymentOverview") or {}
+        counts = [f"{overview[key]} {label}" for key, label in _DEPLOY_STATES if overview.get(key)]
+        phase = f"{info.get('status', '')}: {', '.join(counts) or 'no instances yet'}"
+        created = info.get("createTime")
+        return phase, created if isinstance(created, datetime) else None, []
+
+
+_DEPLOY_STATES = (
+    ("Succeeded", "succeeded"),
+    ("InProgress", "in progress"),
+    ("Pending", "pending"),
+    ("Failed", "failed"),
+    ("Skipped", "skipped"),
+)
 
 
 @dataclass
@@ -236,9 +307,15 @@ def follow(
     on_update: Callable[[ActionUpdate], None] = lambda _: None,
     timeout: float = 3600.0,
     poll: float = 1.0,
+    on_job: Callable[[JobProgress], None] | None = None,
 ) -> ExecutionReport:
-    """Follow an execution to its end, calling ``on_update`` at every action change."""
+    """Follow an execution to its end, calling ``on_update`` at every action change.
+
+    With ``on_job``, the builds and deployments of running actions are read too, and every
+    change of theirs (a build's phase, new log lines, a deployment's instances) is passed on.
+    """
     seen: dict[tuple[str, str], tuple[str, str]] = {}
+    jobs = JobWatch(session) if on_job is not None else None
     deadline = time.monotonic() + timeout
     while True:
         for update in action_updates(session, name, execution_id):
@@ -246,6 +323,9 @@ def follow(
             if seen.get(key) != (update.status, update.external_id):
                 seen[key] = (update.status, update.external_id)
                 on_update(update)
+            progress = jobs.poll(update) if jobs is not None else None
+            if progress is not None and on_job is not None:
+                on_job(progress)
         execution = get_execution(session, name, execution_id)
         if execution["status"] in TERMINAL:
             return _report(session, name, execution)

@@ -7,16 +7,9 @@ import sys
 import click
 
 from opslib import pipeline, release
+from opslib.cli.progress import Progress
 from opslib.cli.state import CliState, pass_state
 from opslib.target import connect
-
-_MARKS = {"InProgress": "…", "Succeeded": "✓", "Failed": "✗", "Abandoned": "✗", "Stopped": "■"}
-
-
-def _show(update: pipeline.ActionUpdate) -> None:
-    mark = _MARKS.get(update.status, "·")
-    detail = update.error or update.summary or update.external_id
-    click.echo(f"  {mark} {update.stage}/{update.action:<12} {update.status:<11} {detail}"[:160])
 
 
 @click.command("run")
@@ -39,9 +32,11 @@ def run(state: CliState, name: str | None, commit: str, timeout: float) -> None:
     how = "attached to" if started.attached else "started"
     what = f"commit {started.commit[:12]}" if started.commit else "the branch head"
     click.echo(f"{how} {started.pipeline} execution {started.execution_id} for {what}")
-    report = pipeline.follow(
-        session, started.pipeline, started.execution_id, _show, timeout=timeout
-    )
+    with Progress() as shown:
+        report = pipeline.follow(
+            session, started.pipeline, started.execution_id, shown.action,
+            timeout=timeout, on_job=shown.job,
+        )  # fmt: skip
     if report.succeeded:
         pipeline.require_commit(report, started.commit)
         click.echo(f"{started.pipeline}: Succeeded ({report.revision[:12]})")

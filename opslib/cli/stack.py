@@ -5,18 +5,11 @@ from __future__ import annotations
 import click
 
 from opslib import stack
+from opslib.cli.progress import Progress
 from opslib.cli.state import CliState, pass_state
 from opslib.stack import display
-from opslib.stack.engine import StepStatus
-from opslib.stack.model import Change
 from opslib.stack.source import AVAILABLE, wait_available
 from opslib.target import connect
-
-
-def _echo_progress(change: Change, status: StepStatus) -> None:
-    line = display.progress_line(change, status)
-    if line:
-        click.echo(line)
 
 
 @click.command("plan")
@@ -41,7 +34,8 @@ def up_command(state: CliState, wait_connection: bool, wait_timeout: int) -> Non
     config = state.config()
     session = connect(config)
     click.echo(f"up: stack {config.stack} on {session.target.describe()}")
-    result = stack.apply(session, config, _echo_progress)
+    with Progress() as shown:
+        result = stack.apply(session, config, shown.step)
     click.echo(display.run_summary(result, "up"))
     connection = result.context.fact("connection_status")
     notice = display.connection_notice(connection, config.region)
@@ -67,7 +61,8 @@ def down_command(state: CliState, yes: bool) -> None:
             f"{session.target.describe()}, including all artifacts?",
             abort=True,
         )
-    result = stack.destroy(session, config, _echo_progress)
+    with Progress() as shown:
+        result = stack.destroy(session, config, shown.step)
     click.echo(display.run_summary(result, "down"))
     for arn in result.leftovers:
         click.echo(f"  still tagged with the stack (delete it by hand): {arn}", err=True)

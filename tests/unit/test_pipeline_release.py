@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
@@ -92,3 +93,41 @@ def test_require_commit_fails_when_another_commit_was_released() -> None:
     pipeline.require_commit(_report("Succeeded", B), "")  # nothing asked: nothing to check
     with pytest.raises(ExecutionError, match=f"e-1 released {B[:12]}, not {A[:12]} as asked"):
         pipeline.require_commit(_report("Succeeded", B), A)
+
+
+def test_job_watch_reads_a_build_phase_and_only_new_log_lines() -> None:
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    build = {"id": "proj:1", "buildStatus": "IN_PROGRESS", "currentPhase": "BUILD",
+             "startTime": started, "logs": {"groupName": "g", "streamName": "s"}}  # fmt: skip
+    pages = [
+        {"events": [{"message": "one\n"}, {"message": "two\n"}], "nextForwardToken": "f/1"},
+        {"events": [], "nextForwardToken": "f/1"},
+        {"events": [], "nextForwardToken": "f/1"},
+        {"events": [{"message": "three\n"}], "nextForwardToken": "f/2"},
+        {"events": [], "nextForwardToken": "f/2"},
+    ]
+    session = FakeSession(
+        codebuild={"batch_get_builds": {"builds": [build]}},
+        logs={"get_log_events": lambda **_: pages.pop(0)},
+    )
+    watch = pipeline.JobWatch(cast(Session, session))
+    update = pipeline.ActionUpdate("Build", "Build", "InProgress", "", "proj:1", "")
+    first = watch.poll(update)
+    assert first == pipeline.JobProgress("Build", "Build", "proj:1", "BUILD", started,
+                                         ("one", "two"))  # fmt: skip
+    assert watch.poll(update) is None  # same phase, no new line
+    assert watch.poll(update) == pipeline.JobProgress(
+        "Build", "Build", "proj:1", "BUILD", started, ("three",)
+    )
+    log_calls = [kwargs for _, kwargs in session.clients["logs"].calls]
+    assert log_calls[0].get("startFromHead") is True and log_calls[-1]["nextToken"] == "f/2"
+
+
+def test_job_watch_counts_a_deployment_s_instances() -> None:
+    info = {"status": "InProgress", "createTime": datetime(2026, 1, 1, tzinfo=UTC),
+            "deploymentOverview": {"Succeeded": 1, "InProgress": 1, "Pending": 1}}  # fmt: skip
+    session = FakeSession(codedeploy={"get_deployment": {"deploymentInfo": info}})
+    update = pipeline.ActionUpdate("Deploy", "Deploy", "InProgress", "", "d-1", "")
+    event = pipeline.JobWatch(cast(Session, session)).poll(update)
+    assert event is not None
+    assert event.phase == "InProgress: 1 succeeded, 1 in progress, 1 pending"

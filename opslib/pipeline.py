@@ -19,12 +19,12 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from opslib import builds
-from opslib.exceptions import AwsError, ConfigError, ExecutionError
+from opslib.exceptions import AwsError, ConfigError, ExecutionError, NotFoundError
 from opslib.target import Session, aws_errors
 
 logger = logging.getLogger(__name__)
@@ -255,6 +255,32 @@ def rev_parse(repo: Path, revision: str) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def latest_execution(session: Session, name: str) -> dict[str, Any] | None:
+    """The newest execution's summary (ListPipelineExecutions), None when it never ran."""
+    try:
+        summaries = _summaries(session, name)
+    except NotFoundError:
+        return None
+    return summaries[0] if summaries else None
+
+
+def describe_execution(summary: dict[str, Any]) -> str:
+    """``<id> Succeeded · commit abc123456789 "message" · started ... UTC · took 41 s``."""
+    parts = [f"{summary.get('pipelineExecutionId', '?')} {summary.get('status', '?')}"]
+    revisions = summary.get("sourceRevisions") or [{}]
+    if revisions[0].get("revisionId"):
+        message = str(revisions[0].get("revisionSummary") or "").splitlines()
+        parts.append(
+            f"commit {revisions[0]['revisionId'][:12]}" + (f' "{message[0]}"' if message else "")
+        )
+    started, updated = summary.get("startTime"), summary.get("lastUpdateTime")
+    if isinstance(started, datetime):
+        parts.append(f"started {started.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC")
+        if isinstance(updated, datetime) and summary.get("status") != "InProgress":
+            parts.append(f"took {(updated - started).total_seconds():.0f} s")
+    return " · ".join(parts)
 
 
 def require_commit(report: ExecutionReport, commit: str) -> None:

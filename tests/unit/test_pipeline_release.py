@@ -8,7 +8,10 @@ from typing import Any, cast
 import pytest
 
 from opslib import pipeline
+from opslib.cli.stack import release_lines, served
+from opslib.config import parse_config
 from opslib.exceptions import ExecutionError
+from opslib.fleet import Probe
 from opslib.target import Session
 from tests.unit.runbook_fakes import FakeClient, FakeSession
 
@@ -131,3 +134,39 @@ def test_job_watch_counts_a_deployment_s_instances() -> None:
     event = pipeline.JobWatch(cast(Session, session)).poll(update)
     assert event is not None
     assert event.phase == "InProgress: 1 succeeded, 1 in progress, 1 pending"
+
+
+def test_status_describes_the_last_execution() -> None:
+    summary = {
+        **_summary("e-7", "Succeeded", A),
+        "startTime": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "lastUpdateTime": datetime(2026, 1, 2, 3, 4, 46, tzinfo=UTC),
+    }
+    summary["sourceRevisions"][0]["revisionSummary"] = "fix the thing\n\nlong body"
+    assert pipeline.describe_execution(summary) == (
+        f'e-7 Succeeded · commit {A[:12]} "fix the thing" · started 2026-01-02 03:04:05 UTC'
+        " · took 41 s"
+    )
+    running = {**summary, "status": "InProgress", "sourceRevisions": []}
+    assert pipeline.describe_execution(running) == (
+        "e-7 InProgress · started 2026-01-02 03:04:05 UTC"
+    )
+
+
+def test_status_lines_say_what_each_instance_serves() -> None:
+    session = FakeSession(codepipeline={"list_pipeline_executions": {
+        "pipelineExecutionSummaries": [_summary("e-7", "Failed", B)]}})  # fmt: skip
+    lines = release_lines(cast(Session, session), parse_config({"stack": "demo"}), {})
+    assert lines == ["last pipeline execution:", f"  e-7 Failed · commit {B[:12]}"]
+    assert served(Probe("ok", "1.0.0+abc1234", A)) == (
+        f"1.0.0+abc1234 (commit {A[:12]}), health ok"
+    )
+    assert served(Probe("unreachable: refused")) == "nothing (unreachable: refused)"
+
+
+def test_status_says_when_the_pipeline_never_ran() -> None:
+    session = FakeSession(
+        codepipeline={"list_pipeline_executions": {"pipelineExecutionSummaries": []}}
+    )
+    lines = release_lines(cast(Session, session), parse_config({"stack": "demo"}), {})
+    assert lines == ["last pipeline execution:", "  none yet"]

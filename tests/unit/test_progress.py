@@ -15,14 +15,15 @@ from opslib.stack.model import Action, Change
 
 BUILDING = ActionUpdate("Build", "Build", "InProgress", "", "proj:1", "")
 BUILT = ActionUpdate("Build", "Build", "Succeeded", "", "proj:1", "")
-TWO_HOURS_AGO = datetime.now(UTC) - timedelta(hours=2)
 
 
 def _events(progress: Progress) -> None:
+    """A build that started two hours ago: INSTALL, then BUILD with a dozen log lines."""
+    started = datetime.now(UTC) - timedelta(hours=2)
     progress.action(BUILDING)
-    progress.job(JobProgress("Build", "Build", "proj:1", "INSTALL", TWO_HOURS_AGO, ("npm ci",)))
+    progress.job(JobProgress("Build", "Build", "proj:1", "INSTALL", started, ("npm ci",)))
     lines = tuple(f"PASS test/{n}.test.js" for n in range(12))
-    progress.job(JobProgress("Build", "Build", "proj:1", "BUILD", TWO_HOURS_AGO, lines))
+    progress.job(JobProgress("Build", "Build", "proj:1", "BUILD", started, lines))
 
 
 def test_elapsed_reads_as_minutes_and_hours() -> None:
@@ -39,8 +40,8 @@ def test_plain_output_has_actions_and_phases_with_elapsed_time() -> None:
         progress.action(BUILT)
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("  … Build/Build") and "InProgress" in lines[0]
-    assert re.fullmatch(r"    Build/Build INSTALL \(2:00:0\d\)", lines[1])
-    assert re.fullmatch(r"    Build/Build BUILD \(2:00:0\d\)", lines[2])
+    assert re.fullmatch(r"    Build/Build INSTALL \(2:00:\d\d\)", lines[1])
+    assert re.fullmatch(r"    Build/Build BUILD \(2:00:\d\d\)", lines[2])
     assert lines[3].startswith("  ✓ Build/Build") and len(lines) == 4  # no log lines, no ANSI
     assert "\x1b" not in out.getvalue()
 
@@ -52,7 +53,7 @@ def test_live_area_shows_phase_elapsed_and_the_tail_of_the_log() -> None:
     _events(progress)
     console.print(progress)  # what the live area draws now
     text = console.export_text()
-    assert re.search(r"Build/Build  BUILD  2:00:0\d", text)
+    assert re.search(r"Build/Build  BUILD  2:00:\d\d", text)
     shown = re.findall(r"│ PASS test/(\d+)\.test\.js", text)
     assert shown == ["7", "8", "9", "10", "11"]  # the newest lines only
     assert "npm ci" not in text  # a new phase keeps the tail going, older lines scroll off

@@ -20,9 +20,11 @@ import sys
 from pathlib import Path
 
 from opslib import stack
+from opslib.cli.progress import Progress
 from opslib.config import StackConfig, load_config
 from opslib.exceptions import ExecutionError, OpslibError
 from opslib.ops import fleet, pipeline
+from opslib.ops.release import start_release
 from opslib.specs import Severity, lint_path
 from opslib.stack import display
 from opslib.target import Session, connect
@@ -63,34 +65,29 @@ def demo_config() -> StackConfig:
 
 
 def provision(session: Session, config: StackConfig) -> None:
-    result = stack.apply(session, config, lambda c, s: _progress(display.progress_line(c, s)))
+    with Progress(indent="   ") as shown:
+        result = stack.apply(session, config, shown.step)
     say(f"   {display.run_summary(result, 'up')}")
 
 
-def _progress(line: str | None) -> None:
-    if line:
-        say(f"   {line}")
-
-
 def release(session: Session, config: StackConfig) -> pipeline.ExecutionReport:
-    name = pipeline.pipeline_name(config.stack)
-    execution_id, attached = pipeline.start_or_attach(session, name)
-    how = "attached to the execution creating the pipeline started" if attached else "started"
-    say(f"   {how}: {name} {execution_id}")
-    report = pipeline.follow(session, name, execution_id, _show_action)
+    started = start_release(session, config)
+    how = "attached to the running execution" if started.attached else "started execution"
+    what = f"commit {started.commit[:12]}" if started.commit else "the branch head"
+    say(f"   {how} {started.execution_id} of {started.pipeline} for {what}")
+    with Progress(indent="   ") as shown:
+        report = pipeline.follow(
+            session, started.pipeline, started.execution_id, shown.action, on_job=shown.job
+        )
     if not report.succeeded:
         for line in report.log_tail or []:
             say(f"     | {line}")
         failed = report.failed_action
         where = f" at {failed.stage}/{failed.action}" if failed else ""
         raise ExecutionError(f"the release {report.status.lower()}{where}")
+    pipeline.require_commit(report, started.commit)
     say(f"   released commit {report.revision[:12]}")
     return report
-
-
-def _show_action(update: pipeline.ActionUpdate) -> None:
-    detail = update.error or update.summary or update.external_id
-    say(f"     {update.stage + '/' + update.action:<16} {update.status:<11} {detail}"[:150])
 
 
 def ask_the_fleet(session: Session, config: StackConfig) -> None:

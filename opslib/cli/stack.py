@@ -5,19 +5,13 @@ from __future__ import annotations
 import click
 
 from opslib import stack
+from opslib.cli.progress import Progress
 from opslib.cli.state import CliState, pass_state
-from opslib.config import check_local_source
+from opslib.config import StackConfig, check_local_source
+from opslib.ops import fleet, pipeline
 from opslib.stack import display
-from opslib.stack.engine import StepStatus
-from opslib.stack.model import Change
 from opslib.stack.source import AVAILABLE, wait_available
-from opslib.target import connect
-
-
-def _echo_progress(change: Change, status: StepStatus) -> None:
-    line = display.progress_line(change, status)
-    if line:
-        click.echo(line)
+from opslib.target import Session, connect
 
 
 @click.command("plan")
@@ -44,7 +38,8 @@ def up_command(state: CliState, wait_connection: bool, wait_timeout: int) -> Non
     check_local_source(config)
     session = connect(config)
     click.echo(f"up: stack {config.stack} on {session.target.describe()}")
-    result = stack.apply(session, config, _echo_progress)
+    with Progress() as shown:
+        result = stack.apply(session, config, shown.step)
     click.echo(display.run_summary(result, "up"))
     connection = result.context.fact("connection_status")
     notice = display.connection_notice(connection, config.region)
@@ -70,7 +65,8 @@ def down_command(state: CliState, yes: bool) -> None:
             f"{session.target.describe()}, including all artifacts?",
             abort=True,
         )
-    result = stack.destroy(session, config, _echo_progress)
+    with Progress() as shown:
+        result = stack.destroy(session, config, shown.step)
     click.echo(display.run_summary(result, "down"))
     for arn in result.leftovers:
         click.echo(f"  still tagged with the stack (delete it by hand): {arn}", err=True)
@@ -81,11 +77,36 @@ def down_command(state: CliState, yes: bool) -> None:
 def status_command(state: CliState) -> None:
     """What exists, what drifted from the config, and the stack's outputs."""
     config = state.config()
-    current = stack.status(connect(config), config)
+    session = connect(config)
+    current = stack.status(session, config)
     for line in display.status_lines(current):
+        click.echo(line)
+    for line in release_lines(session, config, current.endpoints):
         click.echo(line)
     if not current.complete or current.drifted:
         raise SystemExit(2)
+
+
+def release_lines(session: Session, config: StackConfig, endpoints: dict[str, str]) -> list[str]:
+    """The pipeline's last execution, and what every instance serves (its /health, /version)."""
+    latest = pipeline.latest_execution(session, pipeline.pipeline_name(config.stack))
+    lines = ["last pipeline execution:"]
+    lines.append(f"  {pipeline.describe_execution(latest)}" if latest else "  none yet")
+    if endpoints:
+        probes = fleet.probe_all(
+            fleet.Instance(instance, "", "running", url) for instance, url in endpoints.items()
+        )
+        lines.append("serving:")
+        lines += [f"  {instance}: {served(probe)}" for instance, probe in probes.items()]
+    return lines
+
+
+def served(probe: fleet.Probe) -> str:
+    """``1.0.0+abc1234 (commit abc123456789), health ok`` or why it serves nothing."""
+    if not probe.version and not probe.commit:
+        return f"nothing ({probe.health})"
+    commit = f" (commit {probe.commit[:12]})" if probe.commit else ""
+    return f"{probe.version or 'unknown version'}{commit}, health {probe.health}"
 
 
 STACK_COMMANDS = (plan_command, up_command, down_command, status_command)

@@ -9,10 +9,12 @@ that reads it can connect.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -34,7 +36,7 @@ from opslib.emulator.codepipeline.connections import ConnectionService
 from opslib.emulator.codepipeline.service import PipelineService
 from opslib.emulator.core import limits, motofixes
 from opslib.emulator.core.gateway import Gateway
-from opslib.emulator.core.lifecycle import INFO_FILE
+from opslib.emulator.core.lifecycle import INFO_FILE, PORT_FILE
 from opslib.emulator.core.runtime import Runtime
 from opslib.emulator.core.store import MotoSnapshots, RecordStore, write_atomically
 from opslib.emulator.ec2.hosts import HostService
@@ -47,7 +49,9 @@ logger = logging.getLogger("opslib.emulator")
 class Emulator:
     """The assembled emulator: runtime, services and the HTTP server."""
 
-    def __init__(self, state_dir: Path, port: int, timeout_scale: float, interval: float) -> None:
+    def __init__(
+        self, state_dir: Path, ports: list[int], timeout_scale: float, interval: float
+    ) -> None:
         self.state_dir = state_dir
         self.started = time.time()
         snapshots = MotoSnapshots(state_dir / "moto")
@@ -72,9 +76,16 @@ class Emulator:
         logger.info("closed %d deployment(s) interrupted", self.deploys.recover())
         logger.info("closed %d pipeline execution(s) interrupted", self.pipelines.recover())
         self.rebooting = self.hosts.settle()
+        listener = bind_first(ports)
         self.server: BaseWSGIServer = make_server(
-            "127.0.0.1", port, gateway, threaded=True, request_handler=MotoRequestHandler
+            "127.0.0.1",
+            listener.getsockname()[1],
+            gateway,
+            threaded=True,
+            request_handler=MotoRequestHandler,
+            fd=listener.fileno(),
         )
+        listener.close()  # werkzeug serves a duplicate of the descriptor
         self.port = int(self.server.server_address[1])
         self.runtime.endpoint = f"http://127.0.0.1:{self.port}"
         self.sampler = Sampler(self.runtime, self.hosts, interval)
@@ -90,11 +101,13 @@ class Emulator:
             "state_dir": str(self.state_dir),
             "builds_running": len(self.builds.running),
             "hosts_running": sum(h.state == "running" for h in self.hosts.hosts()),
+            "source_polls": self.pipelines.polls,
         }
 
     def serve(self) -> None:
         info = {"pid": os.getpid(), "port": self.port, "started": self.started}
         write_atomically(self.state_dir / INFO_FILE, json.dumps(info).encode())
+        write_atomically(self.state_dir / PORT_FILE, str(self.port).encode())
         logger.info("opslib emulator %s listening on %s", __version__, self.runtime.endpoint)
         self.sampler.start()
         self.pipelines.start_poller()
@@ -117,10 +130,38 @@ class Emulator:
         self.server.shutdown()
 
 
+def bind_first(ports: list[int]) -> socket.socket:
+    """A listening socket on 127.0.0.1 at the first of ``ports`` that is free (0: any).
+
+    Binding here, not in werkzeug, lets a taken port fall through to the next one: werkzeug
+    prints "Port N is in use by another program" and exits.
+    """
+    for position, port in enumerate(ports):
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug does
+        try:
+            listener.bind(("127.0.0.1", port))
+            listener.listen(128)
+            return listener
+        except OSError as exc:
+            listener.close()
+            if exc.errno != errno.EADDRINUSE or position == len(ports) - 1:
+                raise SystemExit(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from exc
+            logger.info("port %d is in use by another program; trying the next", port)
+    raise SystemExit("no port to listen on")
+
+
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="opslib-emulator")
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--fallback-port",
+        type=int,
+        action="append",
+        default=[],
+        help="tried in order when --port is taken by another program (0: any free port)",
+    )
     parser.add_argument(
         "--timeout-scale",
         type=float,
@@ -142,7 +183,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     emulator = Emulator(
-        args.state_dir.resolve(), args.port, args.timeout_scale, args.metrics_interval
+        args.state_dir.resolve(),
+        [args.port, *args.fallback_port],
+        args.timeout_scale,
+        args.metrics_interval,
     )
 
     def on_signal(signum: int, _frame: Any) -> None:

@@ -12,10 +12,11 @@ import subprocess
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from opslib.exceptions import ConfigError, ExecutionError
+from opslib.exceptions import ConfigError, ExecutionError, NotFoundError
 from opslib.target import Session, aws_errors
 
 logger = logging.getLogger(__name__)
@@ -33,10 +34,12 @@ class BuildView:
     log_stream: str
     artifact: str | None
     report_arns: list[str] = field(default_factory=list)
+    started: datetime | None = None
 
     @classmethod
     def from_api(cls, doc: dict[str, Any]) -> BuildView:
         logs = doc.get("logs") or {}
+        started = doc.get("startTime")
         return cls(
             build_id=doc["id"],
             status=doc["buildStatus"],
@@ -46,6 +49,7 @@ class BuildView:
             log_stream=logs.get("streamName", ""),
             artifact=(doc.get("artifacts") or {}).get("location"),
             report_arns=list(doc.get("reportArns") or []),
+            started=started if isinstance(started, datetime) else None,
         )
 
 
@@ -94,3 +98,33 @@ def log_events(session: Session, group: str, stream: str) -> Iterator[str]:
             if not page["events"] or page["nextForwardToken"] == kwargs.get("nextToken"):
                 return
             kwargs["nextToken"] = page["nextForwardToken"]
+
+
+@dataclass
+class LogCursor:
+    """Reads a log stream as it grows: each :meth:`read` returns only the lines that are new.
+
+    GetLogEvents' forward token marks where the last read ended; a stream that does not
+    exist yet (the build has not written to it) reads as no lines.
+    """
+
+    group: str
+    stream: str
+    token: str | None = None
+
+    def read(self, session: Session) -> list[str]:
+        client = session.client("logs")
+        lines: list[str] = []
+        while True:
+            kwargs: dict[str, Any] = {"logGroupName": self.group, "logStreamName": self.stream}
+            kwargs.update({"nextToken": self.token} if self.token else {"startFromHead": True})
+            try:
+                with aws_errors("logs", "GetLogEvents"):
+                    page = client.get_log_events(**kwargs)
+            except NotFoundError:
+                return lines
+            lines += [event["message"] for event in page["events"]]
+            done = not page["events"] or page["nextForwardToken"] == self.token
+            self.token = page["nextForwardToken"]
+            if done:
+                return lines

@@ -12,9 +12,9 @@ commit, so a target that ignores the override is caught instead of believed.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opslib.config import StackConfig
@@ -32,12 +32,12 @@ _MARKS = {"InProgress": "…", "Succeeded": "✓", "Failed": "✗", "Abandoned":
 
 @dataclass(frozen=True)
 class Started:
-    """An execution the release follows: new or attached, and the commit asked for."""
+    """An execution the release follows: new or attached, and the commit it releases."""
 
     pipeline: str
     execution_id: str
     attached: bool
-    commit: str = ""
+    commit: str = ""  # the commit asked for ('' when it cannot be known here)
 
     def describe(self) -> str:
         how = "attached to the running" if self.attached else "started"
@@ -48,36 +48,33 @@ class Started:
         return self.describe()
 
 
-def resolve_commit(config: StackConfig, commit: str) -> str:
+def _repository(config: StackConfig) -> Path:
+    return config.base_dir() / config.source.repository
+
+
+def resolve_commit(config: StackConfig, commit: str, what: str = "parameter 'commit'") -> str:
     """A commit (SHA, prefix, tag) as the full SHA, from the local repository when it has it."""
     if not commit:
         return ""
-    repo = config.base_dir() / config.source.repository
-    try:
-        result = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except OSError:
-        return commit
-    if result.returncode == 0 and result.stdout.strip():
-        return result.stdout.strip()
+    repo = _repository(config)
+    sha = pipeline.rev_parse(repo, commit)
+    if sha:
+        return sha
     if repo.joinpath(".git").exists():
-        raise ConfigError(f"parameter 'commit': {commit!r} is not a commit of {repo}")
+        raise ConfigError(f"{what}: {commit!r} is not a commit of {repo}")
     return commit
+
+
+def head_commit(session: Session, config: StackConfig, name: str) -> str:
+    """The commit a release of the branch head means: the head the pipeline's source reads
+    (local target), else the head of ``source.branch`` in the local checkout ('' if none)."""
+    found = pipeline.source_head(session, name)
+    return found or pipeline.rev_parse(_repository(config), f"refs/heads/{config.source.branch}")
 
 
 def source_action(session: Session, name: str) -> str:
     """The name of the pipeline's source action (the one a commit override applies to)."""
-    with aws_errors("codepipeline", "GetPipeline"):
-        definition = session.client("codepipeline").get_pipeline(name=name)["pipeline"]
-    for stage in definition["stages"]:
-        for action in stage["actions"]:
-            if action["actionTypeId"]["category"] == "Source":
-                return str(action["name"])
-    raise ConfigError(f"pipeline {name}: has no source action to give a commit to")
+    return pipeline.source_action(session, name)
 
 
 def ensure_stack(
@@ -112,23 +109,21 @@ def ensure_stack(
     return f"stack {config.stack} provisioned on the local emulator ({summary})"
 
 
-def start_release(session: Session, config: StackConfig, commit: str = "") -> Started:
-    """Start the pipeline for ``commit`` (or attach to a run of the branch head)."""
-    name = pipeline.pipeline_name(config.stack)
-    sha = resolve_commit(config, commit)
-    if not sha:
-        execution_id, attached = pipeline.start_or_attach(session, name)
-        return Started(name, execution_id, attached)
-    revision = {
-        "actionName": source_action(session, name),
-        "revisionType": "COMMIT_ID",
-        "revisionValue": sha,
-    }
-    with aws_errors("codepipeline", "StartPipelineExecution"):
-        response = session.client("codepipeline").start_pipeline_execution(
-            name=name, sourceRevisions=[revision]
-        )
-    return Started(name, str(response["pipelineExecutionId"]), False, sha)
+def start_release(
+    session: Session, config: StackConfig, commit: str = "", name: str = "", what: str = ""
+) -> Started:
+    """An execution releasing ``commit`` (default: the branch head): attached, else started.
+
+    Only an execution in progress whose source took that very commit is attached to; any
+    other is left to run, and a new execution pinned to the commit is started.
+    """
+    name = name or pipeline.pipeline_name(config.stack)
+    if commit:
+        sha = resolve_commit(config, commit, what or "parameter 'commit'")
+    else:
+        sha = head_commit(session, config, name)
+    execution_id, attached = pipeline.start_or_attach(session, name, sha)
+    return Started(name, execution_id, attached, sha)
 
 
 def describe_update(update: pipeline.ActionUpdate) -> str:

@@ -4,8 +4,8 @@ const { EventEmitter } = require('node:events');
 const { spawn } = require('node:child_process');
 const net = require('node:net');
 const path = require('node:path');
-const { start, parsePort, parseTimeout, DEFAULT_PORT } = require('../src/server');
-const { request, memoryLogger } = require('./helpers');
+const { start: startServer, parsePort, parseTimeout, DEFAULT_PORT } = require('../src/server');
+const { request, close, memoryLogger } = require('./helpers');
 
 const SERVER_JS = path.resolve(__dirname, '..', 'src', 'server.js');
 
@@ -45,6 +45,15 @@ describe('parsePort / parseTimeout', () => {
 
 describe('start (in-process)', () => {
   const env = { PORT: '0', HOST: '127.0.0.1', APP_VERSION: '7.7.7', APP_COMMIT: 'cafe' };
+  // Every server a test starts is closed after it, passed or failed: a test that fails
+  // before its own shutdown must not leave a listening server that keeps jest running.
+  const servers = [];
+  function start(options) {
+    const started = startServer(options);
+    servers.push(started.server);
+    return started;
+  }
+  afterEach(() => Promise.all(servers.splice(0).map(close)));
 
   test('listens, logs the real port, serves, and shuts down gracefully on SIGTERM', async () => {
     const proc = fakeProcess();
@@ -194,12 +203,14 @@ function spawnServer(extraEnv = {}) {
 }
 
 describe('node src/server.js (real process)', () => {
+  // Every child a test spawns is killed and reaped after it, passed or failed.
   const children = [];
-  afterEach(() => {
-    for (const child of children.splice(0)) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
-  });
+  afterEach(() => Promise.all(children.splice(0).map((child) => {
+    if (child.exitCode !== null || child.signalCode !== null) return undefined;
+    const gone = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    return gone;
+  })));
 
   test.each(['SIGTERM', 'SIGINT'])('exits 0 on %s and logs the shutdown', async (signal) => {
     const spawned = spawnServer({ APP_VERSION: '8.8.8' });

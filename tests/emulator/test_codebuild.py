@@ -407,3 +407,40 @@ phases:
     text = log_text(running, build)
     assert "dir=sub" not in text and "greeting=hello" in text
     assert "later=unset" in text
+
+
+def _renamed_health_route(repo_zip: bytes) -> bytes:
+    """This repository as a commit that renamed the app's /health route would leave it."""
+    source, out = zipfile.ZipFile(io.BytesIO(repo_zip)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as broken:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "sample-app/src/app.js":
+                assert b"'/health': (req" in data, "the sample app's /health route moved"
+                data = data.replace(b"'/health': (req", b"'/healthz': (req")
+            broken.writestr(info, data)
+    return out.getvalue()
+
+
+def test_a_commit_breaking_the_app_fails_in_build_instead_of_hanging(
+    start_emulator: Callable[..., EmulatorInfo],
+) -> None:
+    """Failed tests end the build FAILED in BUILD, not IN_PROGRESS until the timeout.
+
+    The timeout is scaled to 3 minutes: a jest kept alive by a server a failed test left
+    open (the issue) ends TIMED_OUT there instead, and this test fails on its status.
+    """
+    info = start_emulator(OPSLIB_TIMEOUT_SCALE="0.6")  # 5 minutes -> 3 minutes
+    create_project(info, "renamed-health")
+    upload_source(info, "renamed-health", _renamed_health_route(package_source(REPO)))
+    build_id = client(info, "codebuild").start_build(
+        projectName="renamed-health", timeoutInMinutesOverride=5
+    )["build"]["id"]
+    build = wait_build(info, build_id, timeout=600)
+    assert build["buildStatus"] == "FAILED", phases(build)
+    assert phases(build)["BUILD"] == "FAILED"
+    text = log_text(info, build)
+    assert "GET /health reports ok" in text and "Tests:" in text  # jest ran and reported
+    reports = client(info, "codebuild").batch_get_reports(reportArns=build["reportArns"])
+    jest = next(r for r in reports["reports"] if r["type"] == "TEST")
+    assert jest["testSummary"]["statusCounts"]["FAILED"] >= 1

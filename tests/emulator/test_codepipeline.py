@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from opslib import emulator
 from opslib.emulator import EmulatorInfo
+from opslib.emulator.core.lifecycle import health
 from tests.emulator.conftest import aws_cli, client
 from tests.emulator.pipeline_helpers import (
     QUICK_BUILDSPEC,
@@ -226,3 +229,148 @@ def test_source_revisions_override_releases_an_older_commit(
         codepipeline.start_pipeline_execution(
             name="pinned", sourceRevisions=[{**revision, "actionName": "Build"}]
         )
+
+
+def _source_polls(info: EmulatorInfo) -> int:
+    doc = health(info.endpoint)
+    assert doc is not None
+    return int(doc["source_polls"])
+
+
+def _wait_for_polls(info: EmulatorInfo, count: int, timeout: float = 60) -> None:
+    """Until the source poller has run ``count`` more times than now."""
+    target = _source_polls(info) + count
+    deadline = time.monotonic() + timeout
+    while _source_polls(info) < target:
+        assert time.monotonic() < deadline, f"the source poller did not run {count} times"
+        time.sleep(0.1)
+
+
+def test_one_push_one_execution(
+    start_emulator: Callable[..., EmulatorInfo], state_dir: Path, tmp_path: Path
+) -> None:
+    """An execution started for the new head took it: the poll does not start another.
+
+    The poller is held off (an hour's interval) while the commit is made and released, then
+    the emulator restarts polling fast: the poll must see that commit as taken.
+    """
+    info = start_emulator(OPSLIB_SOURCE_POLL_INTERVAL="3600")
+    repo = tmp_path / "repo"
+    make_repo(repo, {"buildspec.yml": QUICK_BUILDSPEC, "hello.txt": "hi\n"})
+    create_pipeline(info, "once", repo)
+    wait_for_execution(info, "once")
+    pushed = commit(repo, {"hello.txt": "pushed\n"}, "one push")
+    started = client(info, "codepipeline").start_pipeline_execution(name="once")
+    execution = wait_for_execution(info, "once", count=2)
+    assert execution["pipelineExecutionId"] == started["pipelineExecutionId"]
+    assert execution["sourceRevisions"][0]["revisionId"] == pushed
+    emulator.stop(state_dir)
+    polling = start_emulator(OPSLIB_SOURCE_POLL_INTERVAL="0.3")
+    _wait_for_polls(polling, 3)  # the poller had its chances to start a second one
+    found = executions(polling, "once")
+    assert [e["trigger"]["triggerType"] for e in found] == [
+        "StartPipelineExecution",
+        "CreatePipeline",
+    ]
+
+
+def test_a_pinned_older_commit_leaves_the_new_head_to_the_poll(
+    fast_polling: EmulatorInfo, tmp_path: Path
+) -> None:
+    """Releasing an older commit is not the push of the new head: that still runs."""
+    repo = tmp_path / "repo"
+    first = make_repo(repo, {"buildspec.yml": QUICK_BUILDSPEC, "hello.txt": "one\n"})
+    create_pipeline(fast_polling, "pinned-old", repo)
+    wait_for_execution(fast_polling, "pinned-old")
+    codepipeline = client(fast_polling, "codepipeline")
+    codepipeline.start_pipeline_execution(
+        name="pinned-old",
+        sourceRevisions=[
+            {"actionName": "Source", "revisionType": "COMMIT_ID", "revisionValue": first}
+        ],
+    )
+    second = commit(repo, {"hello.txt": "two\n"}, "second commit")
+    polled = wait_for_execution(fast_polling, "pinned-old", count=3)
+    assert polled["trigger"]["triggerType"] == "PollForSourceChanges"
+    assert polled["sourceRevisions"][0]["revisionId"] == second
+
+
+WAIT_FOR_FLAG = QUICK_BUILDSPEC.replace(
+    "    commands:\n", '    commands:\n      - while [ ! -e "$RELEASE_FLAG" ]; do sleep 0.2; done\n'
+)
+
+
+def test_opslib_run_releases_the_head_not_another_running_commit(
+    start_emulator: Callable[..., EmulatorInfo], tmp_path: Path
+) -> None:
+    """The issue's sequence: an execution of commit A still runs when B is to be released."""
+    info = start_emulator(OPSLIB_SOURCE_POLL_INTERVAL="3600")  # this test starts every run
+    flag = tmp_path / "let-a-finish"
+    repo = tmp_path / "repo"
+    make_repo(repo, {"buildspec.yml": QUICK_BUILDSPEC, "hello.txt": "hi\n"})
+    create_pipeline(info, "quickstack-pipeline", repo)
+    wait_for_execution(info, "quickstack-pipeline")
+    buildspec = WAIT_FOR_FLAG.replace("$RELEASE_FLAG", str(flag))
+    a = commit(repo, {"buildspec.yml": buildspec}, "commit A: its build waits")
+    codepipeline = client(info, "codepipeline")
+    running_a = codepipeline.start_pipeline_execution(name="quickstack-pipeline")
+    wait_for_action(info, "quickstack-pipeline", "Build")  # A is building
+    b = commit(repo, {"buildspec.yml": QUICK_BUILDSPEC, "hello.txt": "B\n"}, "commit B")
+    config = tmp_path / "opslib.yml"
+    config.write_text(
+        f"stack: quickstack\nemulator:\n  port: 0\n  state_dir: {info.state_dir}\n"
+        f"source:\n  repository: {repo}\n"
+    )
+    command = [sys.executable, "-m", "opslib.cli.main", "--config", str(config), "run"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as cli:
+        assert cli.stdout is not None
+        first_line = cli.stdout.readline()
+        flag.touch()  # A may finish now; B must not have been taken for it
+        out, err = cli.communicate(timeout=300)
+    assert first_line.startswith("started quickstack-pipeline execution "), first_line
+    assert first_line.rstrip().endswith(f"for commit {b[:12]}")
+    assert running_a["pipelineExecutionId"] not in first_line
+    assert cli.returncode == 0, err
+    assert f"quickstack-pipeline: Succeeded ({b[:12]})" in out
+    found = {e["pipelineExecutionId"]: e for e in executions(info, "quickstack-pipeline")}
+    assert found[running_a["pipelineExecutionId"]]["sourceRevisions"][0]["revisionId"] == a
+
+
+def test_opslib_run_attaches_to_a_running_execution_of_the_commit(
+    start_emulator: Callable[..., EmulatorInfo], tmp_path: Path
+) -> None:
+    running = start_emulator(OPSLIB_SOURCE_POLL_INTERVAL="3600")  # one execution: the first
+    repo = tmp_path / "repo"
+    flag = tmp_path / "let-it-finish"
+    first = make_repo(
+        repo, {"buildspec.yml": WAIT_FOR_FLAG.replace("$RELEASE_FLAG", str(flag)), "hello.txt": "1"}
+    )
+    create_pipeline(running, "quickstack-pipeline", repo)
+    wait_for_action(running, "quickstack-pipeline", "Build")  # CreatePipeline's run of first
+    commit(repo, {"hello.txt": "2"}, "a newer head")
+    config = tmp_path / "opslib.yml"
+    config.write_text(
+        f"stack: quickstack\nemulator:\n  port: 0\n  state_dir: {running.state_dir}\n"
+        f"source:\n  repository: {repo}\n"
+    )
+    command = [sys.executable, "-m", "opslib.cli.main", "--config", str(config), "run"]
+    with subprocess.Popen(
+        [*command, "--commit", first[:8]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    ) as cli:  # fmt: skip
+        assert cli.stdout is not None
+        first_line = cli.stdout.readline()
+        flag.touch()
+        out, err = cli.communicate(timeout=300)
+    assert first_line.startswith("attached to quickstack-pipeline execution "), first_line
+    assert first_line.rstrip().endswith(f"for commit {first[:12]}")
+    assert cli.returncode == 0, err
+    assert f"quickstack-pipeline: Succeeded ({first[:12]})" in out
+    assert len(executions(running, "quickstack-pipeline")) == 1
+    bad = subprocess.run(
+        [*command, "--commit", "no-such-commit"], capture_output=True, text=True, check=False
+    )
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == (f"Error: --commit: 'no-such-commit' is not a commit of {repo}")

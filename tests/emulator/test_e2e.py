@@ -15,8 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+from click.testing import CliRunner
+
 from opslib import stack
-from opslib.config import parse_config
+from opslib.cli.main import cli
+from opslib.config import StackConfig, parse_config
 from opslib.emulator import EmulatorInfo
 from opslib.ops import pipeline
 from opslib.target import Session, Target, TargetKind
@@ -52,6 +56,17 @@ def _release(session: Session, timeout: float = 600) -> pipeline.ExecutionReport
     return pipeline.follow(session, name, execution_id, timeout=timeout)
 
 
+def _status(info: EmulatorInfo, config: StackConfig, tmp_path: Path) -> str:
+    """What ``opslib status`` prints for the stack."""
+    settings = {**config.to_dict(), "emulator": {"port": info.port,
+                                                 "state_dir": str(info.state_dir)}}  # fmt: skip
+    config = tmp_path / "opslib.yml"
+    config.write_text(yaml.safe_dump(settings))
+    result = CliRunner().invoke(cli, ["--config", str(config), "status"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
 def _wait_for_rollback(info: EmulatorInfo, failed_id: str, timeout: float = 300) -> dict[str, Any]:
     codedeploy = client(info, "codedeploy")
     deadline = time.monotonic() + timeout
@@ -75,9 +90,9 @@ def test_release_then_a_broken_release_rolls_back(
     git(repo, "config", "user.email", "test@example.com")
     git(repo, "config", "user.name", "test")
     good = git(repo, "rev-parse", "HEAD")
-    config = parse_config(
-        {"stack": STACK, "source": {"repository": str(repo)}, "fleet": {"size": 3}}
-    )
+    branch = git(repo, "rev-parse", "--abbrev-ref", "HEAD")  # the clone's: main or a branch
+    source = {"repository": str(repo), "branch": branch}
+    config = parse_config({"stack": STACK, "source": source, "fleet": {"size": 3}})
     session = Session(Target(TargetKind.LOCAL, "us-east-1", endpoint_url=info.endpoint))
     try:
         stack.apply(session, config)
@@ -88,6 +103,9 @@ def test_release_then_a_broken_release_rolls_back(
         served = _served(info)
         assert len(served) == 3
         assert {v["commit"] for v in served.values()} == {good}
+        status = _status(info, config, tmp_path)
+        assert f"Succeeded · commit {good[:12]}" in status.split("last pipeline execution:")[1]
+        assert status.split("serving:")[1].count(f"(commit {good[:12]}), health ok") == 3
 
         script = (repo / "scripts" / "validate_service.sh").read_text()
         header, _, body = script.partition("\n")

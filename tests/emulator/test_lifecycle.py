@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,55 @@ def _is_child(pid: int) -> bool:
         return os.waitpid(pid, os.WNOHANG) == (0, 0)
     except ChildProcessError:
         return False
+
+
+@pytest.fixture
+def second_state_dir(tmp_path: Path) -> Iterator[Path]:
+    """Another checkout's state dir; its emulator is stopped at teardown."""
+    other = tmp_path / "other-checkout" / ".opslib" / "emulator"
+    yield other
+    emulator.stop(other)
+
+
+def test_a_second_checkout_starts_beside_the_first_on_the_same_port(
+    running: EmulatorInfo, second_state_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Both use the configured port; the second takes a free one and says so."""
+    with caplog.at_level(logging.WARNING, logger="opslib.emulator.core.lifecycle"):
+        second = emulator.start(second_state_dir, port=running.port)
+    assert second.pid != running.pid and second.port != running.port
+    assert health(running.endpoint) is not None and health(second.endpoint) is not None
+    client(second, "s3").create_bucket(Bucket="second-checkout")
+    assert client(running, "s3").list_buckets()["Buckets"] == []  # two separate AWSes
+    notices = [r.getMessage() for r in caplog.records]
+    assert len(notices) == 1 and f"port {running.port} is in use" in notices[0]
+    assert second.endpoint in notices[0]
+
+
+def test_a_taken_port_falls_back_to_the_one_used_last_time(
+    second_state_dir: Path, tmp_path: Path
+) -> None:
+    """Any program on the configured port; a restart keeps the fallback port it had."""
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        taken = blocker.getsockname()[1]
+        first = emulator.start(second_state_dir, port=taken)
+        assert first.port != taken
+        emulator.stop(second_state_dir)
+        again = emulator.start(second_state_dir, port=taken)
+        assert again.port == first.port and health(again.endpoint) is not None
+
+
+def test_cli_start_says_which_port_it_took(
+    running: EmulatorInfo, second_state_dir: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "opslib.yml"
+    config.write_text(f"emulator:\n  state_dir: {second_state_dir}\n  port: {running.port}\n")
+    opslib = [sys.executable, "-m", "opslib.cli.main", "--config", str(config), "emulator"]
+    started = subprocess.run([*opslib, "start"], capture_output=True, text=True, check=False)
+    assert started.returncode == 0, started.stderr
+    notice = [line for line in started.stderr.splitlines() if "in use" in line]
+    assert len(notice) == 1 and f"port {running.port} is in use by another program" in notice[0]
+    info = emulator.status(second_state_dir).info
+    assert info is not None and info.endpoint in started.stdout and info.port != running.port

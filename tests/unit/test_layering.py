@@ -43,7 +43,7 @@ ROOMS: dict[str, frozenset[str]] = {
     "stack": frozenset({"config", "exceptions", "target", "specs"}),
     "runbooks": frozenset({"config", "exceptions", "params", "target"}),
     "ops": frozenset({"config", "exceptions", "params", "target", "specs", "stack", "runbooks"}),
-    "demo": _STORIES,
+    "demo": _STORIES | {"cli.progress"},  # a terminal entry point: renders progress as the CLI
     "walkthrough": _STORIES,
     "cli": frozenset(
         {

@@ -148,6 +148,7 @@ def test_start_for_a_commit_passes_a_source_revision_override(tmp_path: Path) ->
         codepipeline={
             "get_pipeline": pipeline_definition,
             "start_pipeline_execution": {"pipelineExecutionId": "e-9"},
+            "list_pipeline_executions": {"pipelineExecutionSummaries": []},
         }
     )
     started = release.start_release(cast(Session, session), config, sha[:8])

@@ -44,6 +44,8 @@ class Conductor(Protocol):
 
     def forget(self, run: ExecutionRun) -> None: ...
 
+    def source_taken(self, pipeline: dict[str, Any], action: str, sha: str) -> None: ...
+
 
 class ExecutionRun:
     """A running execution: its record, its thread, and how to stop or approve it."""
@@ -298,6 +300,9 @@ class ExecutionRun:
                     {"actionName": action["name"], **result.revision}
                 )
         self.save()
+        if result.revision and action["actionTypeId"]["provider"] == "CodeStarSourceConnection":
+            sha = str(result.revision.get("revisionId", ""))
+            self.service.source_taken(self.pipeline, action["name"], sha)
         self._emit_action(stage, action, _EVENT_STATES[result.status])
 
     def _emit_action(self, stage: str, action: dict[str, Any], state: str) -> None:

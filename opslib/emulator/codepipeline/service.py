@@ -5,6 +5,10 @@ emulator owns executions: StartPipelineExecution, GetPipelineExecution,
 ListPipelineExecutions, GetPipelineState, ListActionExecutions, StopPipelineExecution and
 PutApprovalResult. Like AWS it starts an execution when a pipeline is created, and a
 poller starts one when the watched branch of a source connection gets a new commit.
+
+One push, one execution: the poller stands in for GitHub's push trigger, so a commit an
+execution has already taken (a StartPipelineExecution that ran the branch head) is seen,
+and the poll does not start a second execution for it.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class PipelineService:
         self.running: dict[str, ExecutionRun] = {}
         self._gates: dict[str, StageGate] = {}
         self._lock = threading.Lock()
+        self._heads_lock = threading.Lock()  # the seen heads, between poller and starts
+        self.polls = 0  # source polls done (the health document shows it)
         self.poll_seconds = float(
             os.environ.get("OPSLIB_SOURCE_POLL_INTERVAL", DEFAULT_POLL_SECONDS)
         )
@@ -138,9 +144,12 @@ class PipelineService:
             "triggerDetail": f"arn:aws:sts::{request.account_id}:assumed-role/opslib",
         }
         overrides = _source_overrides(pipeline, params.get("sourceRevisions") or [])
-        execution_id = self.start(
-            pipeline, request.region, trigger, params.get("variables"), overrides
-        )
+        with self._heads_lock:
+            if not overrides:  # it takes the branch heads: the poll must not take them again
+                self._remember_heads(pipeline)
+            execution_id = self.start(
+                pipeline, request.region, trigger, params.get("variables"), overrides
+            )
         return ApiResponse.json({"pipelineExecutionId": execution_id})
 
     def on_create_pipeline(self, request: ApiRequest, _body: bytes) -> None:
@@ -148,7 +157,8 @@ class PipelineService:
         if os.environ.get("OPSLIB_PIPELINE_START_ON_CREATE", "1") == "0":
             return
         pipeline = self._definition(request, request.params()["pipeline"]["name"])
-        self._remember_heads(pipeline)
+        with self._heads_lock:
+            self._remember_heads(pipeline)
         trigger = {"triggerType": "CreatePipeline", "triggerDetail": pipeline["name"]}
         self.runtime.defer(self.start, pipeline, request.region, trigger)
 
@@ -304,6 +314,16 @@ class PipelineService:
         self.runtime.records.put(HEADS, pipeline["name"], heads)
         return heads
 
+    def source_taken(self, pipeline: dict[str, Any], action: str, sha: str) -> None:
+        """An execution's source action took ``sha``: if it is the head, it counts as seen."""
+        with self._heads_lock:
+            heads = self._source_heads(pipeline)
+            if not sha or heads.get(action) != sha:
+                return  # an older commit (sourceRevisions): the head is still to be released
+            seen = self.runtime.records.get(HEADS, pipeline["name"]) or {}
+            if seen.get(action) != sha:
+                self.runtime.records.put(HEADS, pipeline["name"], {**seen, action: sha})
+
     def start_poller(self) -> None:
         self._poller.start()
 
@@ -324,18 +344,20 @@ class PipelineService:
                 for n in list(b.pipelines)
             ]
         for region, pipeline in pipelines:
-            seen = self.runtime.records.get(HEADS, pipeline["name"]) or {}
-            heads = self._source_heads(pipeline)
-            if any(sha and sha != seen.get(name) for name, sha in heads.items()):
-                self.runtime.records.put(HEADS, pipeline["name"], heads)
-                self.start(
-                    pipeline,
-                    region,
-                    {
-                        "triggerType": "PollForSourceChanges",
-                        "triggerDetail": ",".join(heads.values()),
-                    },
-                )
+            with self._heads_lock:
+                seen = self.runtime.records.get(HEADS, pipeline["name"]) or {}
+                heads = self._source_heads(pipeline)
+                if any(sha and sha != seen.get(name) for name, sha in heads.items()):
+                    self.runtime.records.put(HEADS, pipeline["name"], heads)
+                    self.start(
+                        pipeline,
+                        region,
+                        {
+                            "triggerType": "PollForSourceChanges",
+                            "triggerDetail": ",".join(heads.values()),
+                        },
+                    )
+        self.polls += 1
 
     # -- lifecycle --------------------------------------------------------------------------------
     def recover(self) -> int:

@@ -4,11 +4,17 @@ The emulator is one background process bound to 127.0.0.1. Its state directory h
 ``emulator.json`` (pid, port, start time, written by the server once it listens), the
 log ``emulator.log`` and the durable state. A health endpoint (``/opslib/health``) says
 whether it answers; readiness is polled with a deadline, never assumed after a sleep.
+
+The configured port is a preference: when another program holds it (another checkout's
+emulator, say), the emulator listens on the port it had last time (``emulator.port``) or
+else on any free one, and :func:`start` says so in one warning. Clients never assume the
+port: they read it from ``emulator.json``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -24,7 +30,10 @@ from typing import Any
 from opslib.emulator.core.store import directory_size
 from opslib.exceptions import EmulatorError, EmulatorNotRunning
 
+logger = logging.getLogger(__name__)
+
 INFO_FILE = "emulator.json"
+PORT_FILE = "emulator.port"  # the port it listened on last: the first fallback next time
 LOG_FILE = "emulator.log"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -110,6 +119,22 @@ def _log_tail(state_dir: Path, lines: int = 15) -> str:
         return ""
 
 
+def _last_port(state_dir: Path) -> int | None:
+    try:
+        port = int((state_dir / PORT_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return port if 0 < port < 65536 else None
+
+
+def _fallbacks(state_dir: Path, port: int) -> list[int]:
+    """Ports to try when ``port`` is taken: the one used last time, then any free one."""
+    if port == 0:
+        return []
+    last = _last_port(state_dir)
+    return [p for p in (last, 0) if p is not None and p != port]
+
+
 def _spawn(state_dir: Path, port: int) -> subprocess.Popen[bytes]:
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -120,6 +145,8 @@ def _spawn(state_dir: Path, port: int) -> subprocess.Popen[bytes]:
     (state_dir / INFO_FILE).unlink(missing_ok=True)
     command = [sys.executable, "-m", "opslib.emulator.server"]
     command += ["--state-dir", str(state_dir), "--port", str(port)]
+    for fallback in _fallbacks(state_dir, port):
+        command += ["--fallback-port", str(fallback)]
     with open(state_dir / LOG_FILE, "ab") as log:
         return subprocess.Popen(
             command,
@@ -163,7 +190,15 @@ def start(state_dir: Path, port: int = 0, timeout: float = START_TIMEOUT) -> Emu
             "run 'opslib emulator stop' first"
         )
     process = _spawn(state_dir, port)
-    return _wait_ready(process, state_dir, timeout)
+    info = _wait_ready(process, state_dir, timeout)
+    if port and info.port != port:
+        logger.warning(
+            "port %d is in use by another program: this emulator (%s) listens on %s instead",
+            port,
+            state_dir,
+            info.endpoint,
+        )
+    return info
 
 
 def stop(state_dir: Path, timeout: float = STOP_TIMEOUT) -> bool:

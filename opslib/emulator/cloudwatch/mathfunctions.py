@@ -28,6 +28,7 @@ expression using one is answered with an error naming it.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn, Protocol
@@ -136,30 +137,40 @@ _unary("LOG10", math.log10)
 # ---------------------------------------------------------------------------------------------
 # aggregates: TS -> scalar, TS[] -> TS
 
-Aggregate = Callable[[list[float], int], float]
+Fold = Callable[[float, float], float]
 
 
-def _aggregate(name: str, over_values: Callable[[list[float]], float], across: Aggregate) -> None:
+def _across(array: SeriesArray, fold: Fold) -> dict[int, float]:
+    """Fold the values present at each timestamp of an array of series (one pass per series)."""
+    out: dict[int, float] = {}
+    for series in array:
+        for t, v in series.points.items():
+            out[t] = fold(out[t], v) if t in out else v
+    return out
+
+
+def _aggregate(
+    name: str, over_values: Callable[[list[float]], float], fold: Fold, average: bool = False
+) -> None:
     def run(ctx: CallContext, args: Sequence[Value]) -> Value:
         value = args[0]
         if isinstance(value, TimeSeries):
             values = list(value.points.values())
             return over_values(values) if values else math.nan
         array = series_list(ctx, value, name)
-        times = union_timestamps(array)
-        points = {
-            t: across([s.points[t] for s in array if t in s.points], len(array)) for t in times
-        }
+        points = _across(array, fold)
+        if average:  # AVG of a TS[] counts a missing value as 0 (documented)
+            points = {t: v / len(array) for t, v in points.items()}
         label = array[0].label if len(array) == 1 else name
         return TimeSeries(label).with_points(points)
 
     register(name, 1, 1)(run)
 
 
-_aggregate("SUM", math.fsum, lambda present, _: math.fsum(present))
-_aggregate("AVG", lambda v: math.fsum(v) / len(v), lambda present, n: math.fsum(present) / n)
-_aggregate("MIN", min, lambda present, _: min(present))
-_aggregate("MAX", max, lambda present, _: max(present))
+_aggregate("SUM", math.fsum, operator.add)
+_aggregate("AVG", lambda v: math.fsum(v) / len(v), operator.add, average=True)
+_aggregate("MIN", min, min)
+_aggregate("MAX", max, max)
 
 
 @register("DATAPOINT_COUNT", 1, 1)

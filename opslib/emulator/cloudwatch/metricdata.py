@@ -170,14 +170,21 @@ class _Request:
         self.metric_points = metric_points
         self.ctx = ctx
         self.done: dict[str, Value] = {}
+        self.metrics: dict[str, TimeSeries] = {}
         self.active: list[str] = []
 
     def metric(self, query: MetricQuery) -> TimeSeries:
+        cached = self.metrics.get(query.id)
+        if cached is not None:
+            return cached
         stat = query.metric_stat
         assert stat is not None
         label = query.label if query.label is not None else stat.metric_name
-        points = dict(sorted(self.metric_points.get(query.id, {}).items()))
-        return TimeSeries(label, points, stat.period, query.id)
+        series = TimeSeries(
+            label, dict(self.metric_points.get(query.id, {})), stat.period, query.id
+        )
+        self.metrics[query.id] = series
+        return series
 
     def metric_series(self) -> SeriesArray:
         return tuple(

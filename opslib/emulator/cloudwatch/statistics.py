@@ -199,7 +199,7 @@ def parse_alarm_statistic(name: str) -> ExtendedStatistic:
 # One period's data
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StatisticSet:
     """PutMetricData's ``StatisticValues``: a pre-aggregated set of samples."""
 
@@ -309,7 +309,7 @@ def percentile(samples: Sequence[tuple[float, float]], percent: float) -> float:
     The rank is computed exactly (the percent as written, e.g. 6.6666666667, times the
     sample count), so floating point cannot move it by one sample.
     """
-    target = _rank(percent, sum(w for _, w in samples))
+    target = _threshold(_rank(percent, sum(w for _, w in samples)), samples)
     cumulative = 0.0
     for value, weight in samples:
         cumulative += weight
@@ -320,6 +320,17 @@ def percentile(samples: Sequence[tuple[float, float]], percent: float) -> float:
 
 def _rank(percent: float, total: float) -> Fraction:
     return Fraction(repr(percent)) * Fraction(total) / 100
+
+
+def _threshold(rank: Fraction, samples: Sequence[tuple[float, float]]) -> float | Fraction:
+    """What a running sum of the weights must reach: an int when every weight is whole.
+
+    Whole weights sum exactly in floating point, and "sum >= rank" is then "sum >= ceil(rank)":
+    the fast path of every raw-value period. Other weights compare with the exact fraction.
+    """
+    if all(float(w).is_integer() for _, w in samples):
+        return float(math.ceil(rank))
+    return rank
 
 
 @dataclass(frozen=True)
@@ -361,21 +372,22 @@ def _kept_by_rank(
     samples: Sequence[tuple[float, float]], lower: float, upper: float | None
 ) -> _Kept:
     total_weight = sum(w for _, w in samples)
-    low_rank = math.floor(_rank(lower, total_weight))
-    high_rank = math.floor(_rank(100.0 if upper is None else upper, total_weight))
+    low_rank = float(math.floor(_rank(lower, total_weight)))
+    high_rank = float(math.floor(_rank(100.0 if upper is None else upper, total_weight)))
     count = total = 0.0
     low_edge = high_edge = math.nan
     start = 0.0
     for value, weight in samples:
         end = start + weight
-        inside = max(0.0, min(end, high_rank) - max(start, low_rank))
+        inside = (end if end < high_rank else high_rank) - (start if start > low_rank else low_rank)
         if inside > 0:
-            low_edge = value if math.isnan(low_edge) else low_edge
+            if count == 0:
+                low_edge = value
             high_edge = value
             count += inside
             total += inside * value
         start = end
-    below = float(min(low_rank, total_weight))
+    below = min(low_rank, total_weight)
     return _Kept(count, total, below, max(0.0, total_weight - count - below), low_edge, high_edge)
 
 
@@ -400,7 +412,7 @@ def _kept_by_value(
 # Bucketing by period
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One stored PutMetricData sample: a value with its count, or a statistic set."""
 
@@ -420,14 +432,18 @@ def bucketize(
 ) -> dict[int, PeriodData]:
     """Group samples with ``start <= timestamp < end`` into periods keyed by period start."""
     buckets: dict[int, PeriodData] = {}
-    for sample in samples:
-        if not start <= sample.timestamp < end:
+    for sample in samples:  # the hot loop of every read: kept free of calls per sample
+        timestamp = sample.timestamp
+        if timestamp < start or timestamp >= end:
             continue
-        data = buckets.setdefault(period_start(sample.timestamp, start, period), PeriodData())
-        if sample.statistic_set is not None:
-            data.add_set(sample.statistic_set)
+        key = start + int((timestamp - start) // period) * period
+        data = buckets.get(key)
+        if data is None:
+            data = buckets[key] = PeriodData()
+        if sample.statistic_set is None:
+            data.values.append((sample.value, sample.count))
         else:
-            data.add_value(sample.value, sample.count)
+            data.sets.append(sample.statistic_set)
     return buckets
 
 

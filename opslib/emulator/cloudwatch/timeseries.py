@@ -1,9 +1,10 @@
 """The values metric math computes with: scalars, time series, arrays of time series.
 
 A time series is a mapping from period-start timestamps (epoch seconds) to values; a missing
-datapoint is simply absent. Pointwise helpers follow the metric math rules of the CloudWatch
-User Guide (using-metric-math): between two series "missing values ... are treated as 0", a
-point whose computation fails (division by zero, overflow, a complex power) "is dropped".
+datapoint is simply absent, and the mapping's order carries no meaning. Pointwise helpers
+follow the metric math rules of the CloudWatch User Guide (using-metric-math): between two
+series "missing values ... are treated as 0", a point whose computation fails (division by
+zero, overflow, a complex power) "is dropped".
 A failed scalar computation is NaN, and NaN points never reach a result.
 """
 
@@ -19,7 +20,7 @@ class TimeSeries:
     """One time series; ``period`` is set only for metrics (what PERIOD() may read)."""
 
     label: str
-    points: Mapping[int, float] = field(default_factory=dict)
+    points: Mapping[int, float] = field(default_factory=dict)  # timestamp -> value, any order
     period: int | None = None
     query_id: str = ""
 
@@ -67,8 +68,13 @@ def describe(value: Value) -> str:
 
 
 def clean(points: Mapping[int, float]) -> dict[int, float]:
-    """Points in ascending time, without the ones a failed computation left as NaN/inf."""
-    return {t: points[t] for t in sorted(points) if math.isfinite(points[t])}
+    """The points without the ones a failed computation left as NaN or infinite.
+
+    Insertion order is kept, not re-sorted: whatever needs time order sorts the timestamps
+    (:meth:`TimeSeries.timestamps`), so every operation need not pay for a sort.
+    """
+    isfinite = math.isfinite
+    return {t: v for t, v in points.items() if isfinite(v)}
 
 
 def guarded(fn: BinaryFn) -> BinaryFn:

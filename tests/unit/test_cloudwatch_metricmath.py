@@ -12,6 +12,7 @@ from opslib.emulator.cloudwatch.metricdata import (
     MetricStat,
     StatusCode,
     evaluate_alarm_metrics,
+    internal_error,
     partial,
     run_queries,
     validate_queries,
@@ -294,6 +295,17 @@ def test_wire_shape_orders_points_by_scan_by() -> None:
     }
     assert result.to_wire(descending=False)["Values"] == [1.0, 2.0, 3.0]
     assert partial(result).to_wire()["StatusCode"] == "PartialData"
+
+
+def test_a_failed_query_answers_internal_error_with_a_message() -> None:
+    assert internal_error("m1", "Errors", "store unavailable").to_wire() == {
+        "Id": "m1",
+        "Label": "Errors",
+        "Timestamps": [],
+        "Values": [],
+        "StatusCode": "InternalError",
+        "Messages": [{"Code": "InternalError", "Value": "store unavailable"}],
+    }
 
 
 # --- errors ------------------------------------------------------------------------------------

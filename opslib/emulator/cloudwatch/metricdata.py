@@ -13,7 +13,10 @@ What this implements (API reference of GetMetricData, MetricDataQuery, MetricDat
   labelled "<Label> <series label>" (the console's documented legend form), or just the
   series label when the Label is empty or absent.
 - StatusCode Complete for math results ("NextToken is not returned if you are performing a
-  math expression"), :func:`partial` for the store's pagination, MessageData for notes.
+  math expression"), :func:`partial` for the store's pagination and :func:`internal_error`
+  for a query the service could not answer (StatusCode InternalError, the reason as a
+  MessageData). A point dropped by division by zero adds no message: the guide documents
+  only the drop, and we found no real answer's wording for a note about it.
 
 Deliberately left out: dynamic labels (``${LABEL}``, ``${PROP(...)}``) are returned verbatim;
 cutting answers at MaxDatapoints (100,800) and NextToken are the service layer's job, as is
@@ -106,6 +109,13 @@ class MetricDataResult:
             "StatusCode": self.status_code.value,
             "Messages": [m.to_wire() for m in self.messages],
         }
+
+
+def internal_error(query_id: str, label: str, detail: str) -> MetricDataResult:
+    """A result without points whose query failed on the service side ("Retry your request")."""
+    return MetricDataResult(
+        query_id, label, {}, StatusCode.INTERNAL_ERROR, (MessageData("InternalError", detail),)
+    )
 
 
 def partial(result: MetricDataResult) -> MetricDataResult:

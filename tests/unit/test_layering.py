@@ -247,7 +247,11 @@ def _notebook_code(path: Path) -> str:
 # Pure cores (standard library only, no server): a bench script may measure them in-process.
 BENCHED_PURE_CORES = tuple(
     f"{PACKAGE}.emulator.cloudwatch.{name}"
-    for name in ("patterns", "insights", "statistics", "metricmath", "alarms")
+    for name in (
+        *("patterns", "insights"),  # Logs
+        *("statistics", "timeseries", "metricmath", "mathfunctions", "metricdata"),  # metrics
+        *("metricerrors", "alarms", "composite", "notifications"),  # alarms
+    )
 )
 
 

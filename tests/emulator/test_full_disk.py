@@ -1,4 +1,4 @@
-"""A full disk: a start says so in one line; temp files a crash left are removed.
+"""A full disk: writes are refused with AWS's 500 and leave no trace; a start says so.
 
 The state dir lives on its own small tmpfs, which the test really fills (mounting needs
 root; without it the tests are skipped, saying why). The sampler is slowed down so that
@@ -18,12 +18,14 @@ from typing import Any
 import boto3
 import botocore.config
 import pytest
+from botocore.exceptions import ClientError
 
 from opslib import emulator
 from opslib.emulator.lifecycle import EmulatorInfo
 from tests.emulator.conftest import REGION
 
 QUIET = {"OPSLIB_METRICS_INTERVAL": "3600"}
+BIG_TAGS = [{"Key": f"k{i}", "Value": "v" * 256} for i in range(1000)]  # ~300 KB of record
 
 
 @pytest.fixture
@@ -70,8 +72,74 @@ def _client(info: EmulatorInfo, service: str) -> Any:
     )
 
 
+def _refused(call: Callable[..., Any], code: str, **params: Any) -> None:
+    with pytest.raises(ClientError) as caught:
+        call(**params)
+    error = caught.value.response
+    assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (code, 500)
+
+
 def _temp_files(state_dir: Path) -> list[Path]:
     return sorted(state_dir.rglob(".*.tmp"))
+
+
+def _listed(info: EmulatorInfo) -> dict[str, list[str]]:
+    s3, logs = _client(info, "s3"), _client(info, "logs")
+    connections = _client(info, "codestar-connections").list_connections()["Connections"]
+    return {
+        "buckets": sorted(b["Name"] for b in s3.list_buckets()["Buckets"]),
+        "objects": [o["Key"] for o in s3.list_objects_v2(Bucket="kept").get("Contents", [])],
+        "groups": [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]],
+        "connections": [c["ConnectionName"] for c in connections],
+    }
+
+
+def _write_everything(info: EmulatorInfo) -> None:
+    s3 = _client(info, "s3")
+    s3.create_bucket(Bucket="second")
+    s3.put_object(Bucket="kept", Key="refused.txt", Body=b"x" * 65536)
+    _client(info, "logs").create_log_group(logGroupName="/refused/group")
+    _client(info, "codestar-connections").create_connection(
+        ConnectionName="refused", ProviderType="GitHub", Tags=BIG_TAGS
+    )
+
+
+def test_a_write_the_full_disk_cannot_hold_is_refused_and_leaves_no_trace(
+    start_emulator: Callable[..., EmulatorInfo], state_dir: Path
+) -> None:
+    info = start_emulator(**QUIET)
+    _client(info, "s3").create_bucket(Bucket="kept")
+    _client(info, "s3").put_object(Bucket="kept", Key="kept.txt", Body=b"kept")
+    before = _listed(info)
+
+    filler = _fill(state_dir.parent)
+    s3, logs = _client(info, "s3"), _client(info, "logs")
+    _refused(s3.create_bucket, "InternalError", Bucket="second")
+    _refused(s3.put_object, "InternalError", Bucket="kept", Key="refused.txt", Body=b"x" * 65536)
+    _refused(logs.create_log_group, "InternalFailure", logGroupName="/refused/group")
+    connections = _client(info, "codestar-connections")
+    _refused(
+        connections.create_connection,
+        "InternalFailure",
+        ConnectionName="refused",
+        ProviderType="GitHub",
+        Tags=BIG_TAGS,
+    )
+    assert _listed(info) == before  # nothing listed that was not stored
+    assert _temp_files(state_dir) == []
+
+    filler.unlink()
+    _write_everything(info)  # the retries succeed: no BucketAlreadyExists, no AlreadyExists
+    after = {
+        "buckets": ["kept", "second"],
+        "objects": ["kept.txt", "refused.txt"],
+        "groups": ["/refused/group"],
+        "connections": ["refused"],
+    }
+    assert _listed(info) == after
+    emulator.stop(state_dir)
+    assert _listed(start_emulator(**QUIET)) == after
+    assert _temp_files(state_dir) == []
 
 
 def test_a_start_on_a_full_disk_says_so_in_one_line(

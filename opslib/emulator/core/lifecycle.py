@@ -13,6 +13,7 @@ port: they read it from ``emulator.json``.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -37,6 +38,7 @@ PORT_FILE = "emulator.port"  # the port it listened on last: the first fallback 
 LOG_FILE = "emulator.log"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
+EXIT_NO_SPACE = 28  # the server's exit status when its state dir's device is full (ENOSPC)
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,10 @@ def _wait_ready(process: subprocess.Popen[bytes], state_dir: Path, timeout: floa
     deadline = time.monotonic() + timeout
     delay = 0.02
     while time.monotonic() < deadline:
-        if process.poll() is not None:
+        exit_status = process.poll()
+        if exit_status == EXIT_NO_SPACE:
+            raise EmulatorError(_no_space_message(state_dir))
+        if exit_status is not None:
             raise EmulatorError(
                 f"the emulator exited at start (status {process.returncode}); "
                 f"log {state_dir / LOG_FILE}:\n{_log_tail(state_dir)}"
@@ -178,6 +183,16 @@ def _wait_ready(process: subprocess.Popen[bytes], state_dir: Path, timeout: floa
     )
 
 
+def _no_space_message(state_dir: Path) -> str:
+    """One line for a start on a full disk (the log, on that disk, may hold nothing)."""
+    existing = next(p for p in (state_dir, *state_dir.parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    return (
+        f"the emulator cannot start: no space left on device in {state_dir} "
+        f"({free // 1024} KiB free); free some space there and start it again"
+    )
+
+
 def start(state_dir: Path, port: int = 0, timeout: float = START_TIMEOUT) -> EmulatorInfo:
     """Start the emulator (or return the one already running on this state dir)."""
     state_dir = state_dir.resolve()
@@ -189,7 +204,12 @@ def start(state_dir: Path, port: int = 0, timeout: float = START_TIMEOUT) -> Emu
             f"an emulator process ({running.pid}) holds {state_dir} but does not answer; "
             "run 'opslib emulator stop' first"
         )
-    process = _spawn(state_dir, port)
+    try:
+        process = _spawn(state_dir, port)
+    except OSError as exc:  # the state dir cannot be made or its log opened
+        message = f"the emulator cannot start: {exc.strerror} ({exc.filename or state_dir})"
+        no_space = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        raise EmulatorError(_no_space_message(state_dir) if no_space else message) from exc
     info = _wait_ready(process, state_dir, timeout)
     if port and info.port != port:
         logger.warning(

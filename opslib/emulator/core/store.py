@@ -9,7 +9,9 @@ state it changed is on disk:
   written to a temp file, fsynced and renamed, so a ``kill -9`` leaves either the old or
   the new snapshot, never half of one;
 - what the emulator itself owns (builds, reports, hosts) lives in ``records.sqlite``
-  (WAL, synchronous=FULL): one JSON document per record, written as it changes.
+  (WAL, synchronous=FULL): one JSON document per record, written as it changes;
+- services with a store of their own (:data:`OWN_STORES`: CloudWatch Logs in
+  ``logs.sqlite``) are durable when their handler returns and are not snapshotted.
 
 On start the snapshots are loaded back into moto's module-level backends before the first
 request is served.
@@ -42,11 +44,15 @@ SNAPSHOT_SERVICES = (
     "codepipeline",
     "codedeploy",
     "cloudwatch",
-    "logs",
     "events",
     "sns",
     "resourcegroupstaggingapi",
 )
+
+# Services the emulator serves over a durable store of their own: nothing to snapshot
+# after their writes (CloudWatch Logs: ``cloudwatch/logstore.py``; its old snapshot,
+# ``moto/logs.pickle``, is imported once by ``cloudwatch/logmigrate.py``).
+OWN_STORES = frozenset({"logs"})
 
 
 def _plain(service: str) -> dict[str, dict[str, Any]]:

@@ -30,6 +30,9 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from opslib import __version__
+from opslib.emulator.cloudwatch.logmigrate import import_moto_logs
+from opslib.emulator.cloudwatch.logs import LogService
+from opslib.emulator.cloudwatch.logstore import LogStore
 from opslib.emulator.codebuild.reports import ReportService
 from opslib.emulator.codebuild.service import BuildService
 from opslib.emulator.codedeploy.service import DeployService
@@ -67,6 +70,11 @@ class Emulator:
         gateway = Gateway(DomainDispatcherApplication(create_backend_app), snapshots, self.health)
         limits.register(gateway)
         self.runtime = Runtime(gateway, RecordStore(state_dir / "records.sqlite"), state_dir)
+        log_store = LogStore(state_dir / "logs.sqlite")
+        import_moto_logs(log_store, state_dir / "moto")
+        self.logs = LogService(self.runtime, log_store)
+        self.logs.register()
+        motofixes.route_event_log_targets(self.logs.deliver_event)
         self.builds = BuildService(self.runtime, timeout_scale)
         self.reports = ReportService(self.runtime)
         self.builds.finish_hook = self.reports.process_build
@@ -117,6 +125,7 @@ class Emulator:
         write_atomically(self.state_dir / PORT_FILE, str(self.port).encode())
         logger.info("opslib emulator %s listening on %s", __version__, self.runtime.endpoint)
         self.sampler.start()
+        self.logs.start()
         self.pipelines.start_poller()
         self.runtime.defer(self.builds.announce_recovered)
         # In this order (one deferred worker): the hosts come back, then rollbacks reach them.
@@ -134,6 +143,7 @@ class Emulator:
         self.builds.shutdown()
         self.deploys.shutdown()
         self.hosts.shutdown()
+        self.logs.shutdown()
         self.server.shutdown()
 
 

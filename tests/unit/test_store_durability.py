@@ -22,7 +22,7 @@ def aws() -> Iterator[dict[str, Any]]:
     """moto in this process (its module-level backends, which the snapshots pickle)."""
     with mock_aws():
         session = boto3.session.Session(region_name="us-east-1")
-        yield {name: session.client(name) for name in ("s3", "logs")}
+        yield {name: session.client(name) for name in ("s3", "sns")}
 
 
 def _files(directory: Path) -> dict[str, bytes]:
@@ -47,41 +47,41 @@ def test_a_failed_save_changes_no_snapshot_and_revert_forgets_the_change(
 ) -> None:
     snapshots = MotoSnapshots(tmp_path)
     aws["s3"].create_bucket(Bucket="kept")
-    aws["logs"].create_log_group(logGroupName="/kept")
-    snapshots.save(["s3", "logs"])
+    aws["sns"].create_topic(Name="kept")
+    snapshots.save(["s3", "sns"])
     before = _files(tmp_path)
     aws["s3"].create_bucket(Bucket="refused")
-    aws["logs"].create_log_group(logGroupName="/refused")
+    aws["sns"].create_topic(Name="refused")
 
     _fail_second_fsync(monkeypatch)
     with pytest.raises(StateNotDurable) as caught:
-        snapshots.save(["s3", "logs"])
+        snapshots.save(["s3", "sns"])
     assert caught.value.no_space
     assert _files(tmp_path) == before  # neither snapshot replaced, no temp file left
 
-    snapshots.revert(["s3", "logs"])
+    snapshots.revert(["s3", "sns"])
     assert [b["Name"] for b in aws["s3"].list_buckets()["Buckets"]] == ["kept"]
-    groups = aws["logs"].describe_log_groups()["logGroups"]
-    assert [g["logGroupName"] for g in groups] == ["/kept"]
+    topics = aws["sns"].list_topics()["Topics"]
+    assert [t["TopicArn"].rsplit(":", 1)[1] for t in topics] == ["kept"]
     aws["s3"].create_bucket(Bucket="refused")  # moto's bucket index forgot it too
 
 
 def test_revert_without_a_snapshot_is_a_fresh_backend(aws: dict[str, Any], tmp_path: Path) -> None:
-    aws["logs"].create_log_group(logGroupName="/never/stored")
-    MotoSnapshots(tmp_path).revert(["logs"])
-    assert aws["logs"].describe_log_groups()["logGroups"] == []
+    aws["sns"].create_topic(Name="never-stored")
+    MotoSnapshots(tmp_path).revert(["sns"])
+    assert aws["sns"].list_topics()["Topics"] == []
 
 
 def test_an_unchanged_service_is_not_written_again(aws: dict[str, Any], tmp_path: Path) -> None:
     snapshots = MotoSnapshots(tmp_path)
-    aws["logs"].create_log_group(logGroupName="/kept")
-    snapshots.save(["logs"])
-    written = (tmp_path / "logs.pickle").stat().st_ino
-    snapshots.save(["logs"])
-    assert (tmp_path / "logs.pickle").stat().st_ino == written
-    aws["logs"].create_log_group(logGroupName="/more")
-    snapshots.save(["logs"])
-    assert (tmp_path / "logs.pickle").stat().st_ino != written
+    aws["sns"].create_topic(Name="kept")
+    snapshots.save(["sns"])
+    written = (tmp_path / "sns.pickle").stat().st_ino
+    snapshots.save(["sns"])
+    assert (tmp_path / "sns.pickle").stat().st_ino == written
+    aws["sns"].create_topic(Name="more")
+    snapshots.save(["sns"])
+    assert (tmp_path / "sns.pickle").stat().st_ino != written
 
 
 def test_stale_temp_files_are_removed_and_nothing_else(tmp_path: Path) -> None:

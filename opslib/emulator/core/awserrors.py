@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 Headers = list[tuple[str, str]]
@@ -36,6 +37,9 @@ class WireError:
     code: str
     message: str
     status: int = 400
+    # Members an error shape adds beside the message (JSON protocols), e.g. Logs'
+    # MalformedQueryException carries queryCompileError.
+    fields: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def fault(self) -> str:
@@ -71,7 +75,8 @@ def render(error: WireError, protocol: Protocol, namespace: str = "") -> tuple[b
     request_id = str(uuid.uuid4())
     headers: Headers = [("x-amzn-RequestId", request_id)]
     if protocol in (Protocol.JSON, Protocol.REST_JSON):
-        body = json.dumps({"__type": error.code, "message": error.message}).encode()
+        document = {"__type": error.code, "message": error.message, **error.fields}
+        body = json.dumps(document, default=str).encode()
         headers.append(("Content-Type", "application/x-amz-json-1.1"))
         headers.append(("x-amzn-ErrorType", error.code))
         return body, headers

@@ -44,7 +44,7 @@ from opslib.emulator.core.awserrors import (
     not_implemented,
     render,
 )
-from opslib.emulator.core.store import SNAPSHOT_SERVICES, MotoSnapshots
+from opslib.emulator.core.store import OWN_STORES, SNAPSHOT_SERVICES, MotoSnapshots
 from opslib.exceptions import StateNotDurable
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ _BACKEND_NAMES = {"monitoring": "cloudwatch", "tagging": "resourcegroupstagginga
 # Operations of one service that also change another's state (EventBridge targets; the
 # tagging API writes the tags into the tagged resource's own service).
 _SIDE_EFFECTS = {
-    "events": ("logs", "sns"),
+    "events": ("sns",),  # its log-group targets write to the Logs store (OWN_STORES)
     "cloudwatch": ("sns",),
     "resourcegroupstaggingapi": SNAPSHOT_SERVICES,
 }
@@ -108,8 +108,8 @@ class ApiResponse:
         return cls(status, body, [("Content-Type", "application/x-amz-json-1.1")])
 
     @classmethod
-    def error(cls, code: str, message: str, status: int = 400) -> ApiResponse:
-        response = cls.json({"__type": code, "message": message}, status)
+    def error(cls, code: str, message: str, status: int = 400, **fields: Any) -> ApiResponse:
+        response = cls.json({"__type": code, "message": message, **fields}, status)
         response.headers.append(("x-amzn-ErrorType", code))
         return response
 
@@ -117,10 +117,11 @@ class ApiResponse:
 class ApiException(Exception):
     """Raised by a handler to answer with an AWS error code (e.g. ResourceNotFoundException)."""
 
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
+    def __init__(self, code: str, message: str, status: int = 400, **fields: Any) -> None:
         super().__init__(message)
         self.code = code
         self.status = status
+        self.fields = fields  # further members of the error body (queryCompileError, ...)
 
 
 Handler = Callable[[ApiRequest], ApiResponse]
@@ -254,7 +255,8 @@ class Gateway:
         try:
             response = handler(request)
         except ApiException as exc:
-            return self._error(request, WireError(exc.code, str(exc), exc.status))
+            error = WireError(exc.code, str(exc), exc.status, exc.fields)
+            return self._error(request, error)
         except (ValueError, KeyError, TypeError) as exc:
             logger.warning("bad %s.%s request: %r", request.service, request.operation, exc)
             return self._error(
@@ -319,6 +321,8 @@ class Gateway:
     @staticmethod
     def _dirty(request: ApiRequest, handled: bool = False) -> list[str]:
         backend = _BACKEND_NAMES.get(request.service, request.service)
+        if backend in OWN_STORES:
+            return []  # durable in its own store when the handler returned
         if backend not in SNAPSHOT_SERVICES:
             # A handler keeps its own state in records; a change of unknown origin could be
             # anywhere in moto: be safe, save everything.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -271,6 +272,35 @@ def _codedeploy_groups() -> None:
     responses.CodeDeployResponse.delete_deployment_group = _delete_deployment_group
     responses.CodeDeployResponse.delete_application = _delete_application
     responses._deployment_group_info = _group_info_with_alarms
+
+
+# --- EventBridge: deliveries to a log-group target go to the emulator's Logs store -------
+
+# (account, region, group name, message) -> delivered; set by the Logs service at start.
+LogDelivery = Callable[[str, str, str, str], bool]
+
+
+def _send_to_log_group(deliver: LogDelivery, rule: Any, name: str, event: dict[str, Any]) -> None:
+    """moto's Rule._send_to_cw_log_group, writing through the Logs service's store.
+
+    moto wrote the event into its own logs backend, which the emulator no longer serves
+    or snapshots. The event is formatted as moto (and AWS) does: ``time`` as ISO 8601.
+    """
+    from moto.core.utils import iso_8601_datetime_without_milliseconds, utcfromtimestamp
+
+    if isinstance(event.get("time"), int | float):
+        event["time"] = iso_8601_datetime_without_milliseconds(utcfromtimestamp(event["time"]))
+    deliver(rule.account_id, rule.region_name, name, json.dumps(event))
+
+
+def route_event_log_targets(deliver: LogDelivery) -> None:
+    """Fix EventBridge: a rule's log-group target writes to the emulator's Logs store."""
+    from moto.events.models import Rule
+
+    rule: Any = Rule  # patched class: typed loosely on purpose
+    rule._send_to_cw_log_group = lambda self, name, event: _send_to_log_group(
+        deliver, self, name, event
+    )
 
 
 def apply() -> None:

@@ -10,7 +10,9 @@ state it changed is on disk:
   the new snapshot, never half of one; a snapshot whose pickle did not change is not
   written again;
 - what the emulator itself owns (builds, reports, hosts) lives in ``records.sqlite``
-  (WAL, synchronous=FULL): one JSON document per record, written as it changes.
+  (WAL, synchronous=FULL): one JSON document per record, written as it changes;
+- services with a store of their own (:data:`OWN_STORES`: CloudWatch Logs in
+  ``logs.sqlite``) are durable when their handler returns and are not snapshotted.
 
 A write that cannot be stored (a full disk, an I/O error) raises
 :class:`~opslib.exceptions.StateNotDurable` and keeps nothing: SQLite rolls the statement
@@ -55,11 +57,15 @@ SNAPSHOT_SERVICES = (
     "codepipeline",
     "codedeploy",
     "cloudwatch",
-    "logs",
     "events",
     "sns",
     "resourcegroupstaggingapi",
 )
+
+# Services the emulator serves over a durable store of their own: nothing to snapshot
+# after their writes (CloudWatch Logs: ``cloudwatch/logstore.py``; its old snapshot,
+# ``moto/logs.pickle``, is imported once by ``cloudwatch/logmigrate.py``).
+OWN_STORES = frozenset({"logs"})
 
 
 def _plain(service: str) -> dict[str, dict[str, Any]]:

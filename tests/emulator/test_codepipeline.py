@@ -138,15 +138,16 @@ def test_stop_with_abandon_stops_the_build(running: EmulatorInfo, tmp_path: Path
 def test_a_newer_execution_supersedes_one_waiting_for_a_stage(
     running: EmulatorInfo, tmp_path: Path
 ) -> None:
-    repo = tmp_path / "repo"
-    slow = "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 2\n"
-    make_repo(repo, {"buildspec.yml": slow})
+    repo, flag = tmp_path / "repo", tmp_path / "first-may-finish"
+    held = WAIT_FOR_FLAG.replace("$RELEASE_FLAG", str(flag))  # Build waits for the flag
+    make_repo(repo, {"buildspec.yml": held, "hello.txt": "hi\n"})
     create_pipeline(running, "busy", repo)
     wait_for_action(running, "busy", "Build")
     codepipeline = client(running, "codepipeline")
     second = codepipeline.start_pipeline_execution(name="busy")["pipelineExecutionId"]
     third = codepipeline.start_pipeline_execution(name="busy")["pipelineExecutionId"]
-    wait_for_execution(running, "busy", count=3, timeout=60)
+    flag.touch()  # only now may the first leave Build: the second waited behind it
+    wait_for_execution(running, "busy", count=3, timeout=120)
     final = {e["pipelineExecutionId"]: e["status"] for e in executions(running, "busy")}
     assert final[second] == "Superseded"
     assert final[third] == "Succeeded"
@@ -179,7 +180,10 @@ def test_pipeline_events_reach_the_log_group(running: EmulatorInfo, tmp_path: Pa
 
 def _opslib(info: EmulatorInfo, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "opslib.yml"
-    config.write_text(f"stack: quickstack\nemulator:\n  port: 0\n  state_dir: {info.state_dir}\n")
+    config.write_text(
+        f"stack: quickstack\nemulator:\n  port: 0\n  state_dir: {info.state_dir}\n"
+        "source:\n  repository: repo\n"  # the tests' repository, beside the config
+    )
     command = [sys.executable, "-m", "opslib.cli.main", "--config", str(config), *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
 

@@ -66,6 +66,7 @@ def released(start_emulator: Callable[..., EmulatorInfo], tmp_path: Path) -> Ite
     info = start_emulator(OPSLIB_SOURCE_POLL_INTERVAL="3600")  # releases start explicitly
     repo = tmp_path / "app"
     subprocess.run(["git", "clone", "-q", str(REPO), str(repo)], check=True)
+    git(repo, "checkout", "-q", "-B", "main")  # a clone of a detached checkout has no branch
     git(repo, "config", "user.email", "test@example.com")
     git(repo, "config", "user.name", "test")
     config = parse_config({"stack": STACK, "source": {"repository": str(repo)},

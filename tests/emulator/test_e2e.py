@@ -87,6 +87,7 @@ def test_release_then_a_broken_release_rolls_back(
     info = start_emulator(OPSLIB_SOURCE_POLL_INTERVAL="3600")  # releases start explicitly
     repo = tmp_path / "app"
     subprocess.run(["git", "clone", "-q", str(REPO), str(repo)], check=True)
+    git(repo, "checkout", "-q", "-B", "main")  # a clone of a detached checkout has no branch
     git(repo, "config", "user.email", "test@example.com")
     git(repo, "config", "user.name", "test")
     good = git(repo, "rev-parse", "HEAD")

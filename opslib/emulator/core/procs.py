@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 
@@ -29,11 +30,30 @@ def processes_with_env(name: str, value: str) -> list[int]:
     return pids
 
 
+KILL_WAIT_SECONDS = 5.0  # SIGKILL is delivered asynchronously; wait this long at most
+
+
 def kill_all(pids: list[int]) -> int:
-    """SIGKILL each pid (already gone is fine); returns how many were signalled."""
+    """SIGKILL each pid and wait until they are gone; returns how many were signalled.
+
+    Already gone is fine. Waiting matters: a caller that says "its processes are ended"
+    (a crash recovery, an instance stop) must not return while the kernel still runs one.
+    """
     for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    deadline = time.monotonic() + KILL_WAIT_SECONDS
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.01)
     return len(pids)
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie (a zombie has ended; only its parent's wait is missing)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")

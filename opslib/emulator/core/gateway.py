@@ -162,6 +162,15 @@ class Gateway:
         self.handlers: dict[tuple[str, str], Handler] = {}
         self.after_hooks: dict[tuple[str, str], list[AfterHook]] = {}
         self.checks: dict[tuple[str, str], Check] = {}
+        self.loaders: dict[str, Callable[[], None]] = {}
+
+    def load_before(self, service: str, loader: Callable[[], None]) -> None:
+        """Call ``loader`` before the first request of ``service`` is dispatched.
+
+        A service's code is imported and registered when a request first needs it; the
+        loader runs under the state lock, once (again only if it raised).
+        """
+        self.loaders[service] = loader
 
     def handle(self, service: str, operation: str, handler: Handler) -> None:
         """Let the emulator answer ``operation`` of ``service`` instead of moto."""
@@ -183,9 +192,16 @@ class Gateway:
         else:
             request = read_request(environ)
             with self.lock:
+                self._load(request.service)
                 response = self._dispatch(request, environ)
         start_response(f"{response.status} {_reason(response.status)}", response.headers)
         return [response.body]
+
+    def _load(self, service: str) -> None:
+        loader = self.loaders.get(service)
+        if loader is not None:
+            loader()
+            del self.loaders[service]
 
     def _dispatch(self, request: ApiRequest, environ: dict[str, Any]) -> ApiResponse:
         check = self.checks.get((request.service, request.operation))

@@ -12,7 +12,8 @@ with ``raise ... from exc``.
     ├── AwsError             an AWS API call failed (service, operation, code)
     │   └── NotFoundError    the resource named does not exist
     ├── EmulatorError        the local emulator cannot start, stop or answer
-    │   └── EmulatorNotRunning
+    │   ├── EmulatorNotRunning
+    │   └── StateNotDurable  a write could not be stored (disk full, I/O error); none of it kept
     └── ExecutionError       a build, deployment, pipeline run or runbook failed
 """
 
@@ -65,6 +66,18 @@ class EmulatorError(OpslibError):
 
 class EmulatorNotRunning(EmulatorError):
     """No emulator answers at the configured endpoint."""
+
+
+class StateNotDurable(EmulatorError):
+    """The emulator could not store a write (disk full, I/O error) and kept none of it.
+
+    Raised inside the emulator process by its stores; the gateway answers the request with
+    AWS's 500 instead of acknowledging it. ``no_space`` says the device was full.
+    """
+
+    def __init__(self, message: str, *, no_space: bool = False) -> None:
+        super().__init__(message)
+        self.no_space = no_space
 
 
 class ExecutionError(OpslibError):

@@ -18,6 +18,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,9 +32,15 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from opslib import __version__
 from opslib.emulator.core import limits, motofixes
 from opslib.emulator.core.gateway import Gateway
-from opslib.emulator.core.lifecycle import INFO_FILE, PORT_FILE
+from opslib.emulator.core.lifecycle import EXIT_NO_SPACE, INFO_FILE, PORT_FILE
 from opslib.emulator.core.runtime import Runtime
-from opslib.emulator.core.store import MotoSnapshots, RecordStore, write_atomically
+from opslib.emulator.core.store import (
+    MotoSnapshots,
+    RecordStore,
+    no_space,
+    remove_stale_temp_files,
+    write_atomically,
+)
 from opslib.emulator.ec2.hosts import HostService
 from opslib.emulator.ec2.logagent import HostLogShipper
 from opslib.emulator.ec2.sampler import DEFAULT_INTERVAL, Sampler
@@ -261,21 +268,27 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    emulator = Emulator(
-        args.state_dir.resolve(),
-        [args.port, *args.fallback_port],
-        args.timeout_scale,
-        args.metrics_interval,
-    )
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        threading.Thread(target=emulator.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    emulator.serve(args.ready_fd)
+    state_dir = args.state_dir.resolve()
+    ports = [args.port, *args.fallback_port]
+    try:
+        remove_stale_temp_files(state_dir)  # before anything writes: they may fill the disk
+        emulator = Emulator(state_dir, ports, args.timeout_scale, args.metrics_interval)
+        signal.signal(signal.SIGTERM, lambda *_: _in_background(emulator.shutdown))
+        signal.signal(signal.SIGINT, lambda *_: _in_background(emulator.shutdown))
+        emulator.serve(args.ready_fd)
+    except Exception as exc:
+        if not no_space(exc):
+            raise
+        # lifecycle turns this exit status into its one-line error; the log may not take
+        # even this line when the disk is full.
+        logger.error("cannot start: no space left on device in %s: %s", state_dir, exc)
+        sys.exit(EXIT_NO_SPACE)
     (args.state_dir / INFO_FILE).unlink(missing_ok=True)
     logger.info("stopped")
+
+
+def _in_background(fn: Callable[[], None]) -> None:
+    threading.Thread(target=fn, daemon=True).start()
 
 
 if __name__ == "__main__":

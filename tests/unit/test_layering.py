@@ -43,6 +43,10 @@ ROOMS: dict[str, frozenset[str]] = {
     "stack": frozenset({"config", "exceptions", "target", "specs"}),
     "runbooks": frozenset({"config", "exceptions", "params", "target"}),
     "ops": frozenset({"config", "exceptions", "params", "target", "specs", "stack", "runbooks"}),
+    # the stack's history as frames: reads through target's session, names from stack
+    "telemetry": frozenset({"config", "exceptions", "target", "stack"}),
+    # pure computations over the frames (no session): the frames' schema only
+    "reports": frozenset({"config", "exceptions", "telemetry.schema"}),
     "demo": _STORIES | {"cli.progress"},  # a terminal entry point: renders progress as the CLI
     "walkthrough": _STORIES,
     "cli": frozenset(
@@ -247,7 +251,11 @@ def _notebook_code(path: Path) -> str:
 # Pure cores (standard library only, no server): a bench script may measure them in-process.
 BENCHED_PURE_CORES = tuple(
     f"{PACKAGE}.emulator.cloudwatch.{name}"
-    for name in ("patterns", "insights", "statistics", "metricmath", "alarms")
+    for name in (
+        *("patterns", "insights"),  # Logs
+        *("statistics", "timeseries", "metricmath", "mathfunctions", "metricdata"),  # metrics
+        *("metricerrors", "alarms", "composite", "notifications"),  # alarms
+    )
 )
 
 

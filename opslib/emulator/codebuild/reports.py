@@ -89,10 +89,11 @@ class ReportService:
             raise ApiException(
                 "ResourceAlreadyExistsException", f"Report group {arn} already exists"
             )
-        group = self._ensure_group(request.region, params["name"], params.get("type", "TEST"))
-        group["exportConfig"] = params.get("exportConfig") or group["exportConfig"]
-        group["tags"] = params.get("tags", [])
-        self.runtime.records.put(GROUP, arn, group)
+        with self.runtime.records.transaction():  # no group without its settings
+            group = self._ensure_group(request.region, params["name"], params.get("type", "TEST"))
+            group["exportConfig"] = params.get("exportConfig") or group["exportConfig"]
+            group["tags"] = params.get("tags", [])
+            self.runtime.records.put(GROUP, arn, group)
         return ApiResponse.json({"reportGroup": group})
 
     def batch_get_report_groups(self, request: ApiRequest) -> ApiResponse:
@@ -112,10 +113,11 @@ class ReportService:
             raise ApiException(
                 "InvalidInputException", f"Report group {arn} has reports; set deleteReports"
             )
-        for report in reports:
-            for kind in (REPORT, CASES, COVERAGE):
-                self.runtime.records.delete(kind, report["arn"])
-        self.runtime.records.delete(GROUP, arn)
+        with self.runtime.records.transaction():  # the group and its reports, or nothing
+            for report in reports:
+                for kind in (REPORT, CASES, COVERAGE):
+                    self.runtime.records.delete(kind, report["arn"])
+            self.runtime.records.delete(GROUP, arn)
         return ApiResponse.json({})
 
     # -- reports -------------------------------------------------------------------------
@@ -205,6 +207,7 @@ class ReportService:
                 "ERROR", 0
             )
             report.update(status="FAILED" if failed else "SUCCEEDED", testSummary=summary)
-        self.runtime.records.put(CASES if not coverage else COVERAGE, arn, {"items": items})
-        self.runtime.records.put(REPORT, arn, report)
+        with self.runtime.records.transaction():  # a report is listed only with its cases
+            self.runtime.records.put(CASES if not coverage else COVERAGE, arn, {"items": items})
+            self.runtime.records.put(REPORT, arn, report)
         return arn

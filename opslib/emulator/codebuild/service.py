@@ -164,12 +164,13 @@ class BuildService:
 
     def batch_delete_builds(self, request: ApiRequest) -> ApiResponse:
         deleted, not_deleted = [], []
-        for build_id in request.params().get("ids", []):
-            if build_id in self.running:
-                not_deleted.append({"id": build_id, "statusCode": "BUILD_IN_PROGRESS"})
-            else:
-                self.runtime.records.delete(KIND, build_id)
-                deleted.append(build_id)
+        with self.runtime.records.transaction():  # a refused batch deletes none of its builds
+            for build_id in request.params().get("ids", []):
+                if build_id in self.running:
+                    not_deleted.append({"id": build_id, "statusCode": "BUILD_IN_PROGRESS"})
+                else:
+                    self.runtime.records.delete(KIND, build_id)
+                    deleted.append(build_id)
         return ApiResponse.json({"buildsDeleted": deleted, "buildsNotDeleted": not_deleted})
 
     # -- StopBuild ----------------------------------------------------------------------

@@ -6,6 +6,20 @@ credential scope names the service, ``X-Amz-Target`` (JSON protocols) or ``Actio
 itself (StartBuild, BatchGetBuilds, ...) goes to its registered handler; everything else
 goes to moto. Mutating requests are serialized under one lock and answered only after
 the state they changed is snapshotted, which is what makes "acknowledged" mean "durable".
+
+Whatever goes wrong is answered as AWS answers it, in the request's protocol (see
+:mod:`opslib.emulator.core.awserrors`), and the emulator stays up:
+
+- what AWS's front end refuses before any service code runs, from botocore's models:
+  ``UnknownOperationException``, ``SerializationException``, ``ValidationException``,
+  ``InvalidAction`` (400; see :mod:`opslib.emulator.core.apimodel`);
+- a change that cannot be stored (a full disk): moto is put back to its last snapshot, so
+  nothing is listed that was not stored, and the answer is ``InternalFailure`` (S3:
+  ``InternalError``), 500, which SDKs retry; a retry then starts from a clean state;
+- an exception escaping moto or a handler: ``InternalFailure`` 500, its traceback in
+  ``emulator.log`` (moto's Flask apps run with ``debug=True``, so Flask propagates the
+  exception here instead of answering its own HTML page); an operation AWS has and moto
+  does not implement: ``NotImplemented`` 501, which SDKs do not retry.
 """
 
 from __future__ import annotations
@@ -22,7 +36,16 @@ from typing import Any
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
+from opslib.emulator.core.apimodel import check_json, check_query, error_protocol, xml_namespace
+from opslib.emulator.core.awserrors import (
+    Protocol,
+    WireError,
+    internal_error,
+    not_implemented,
+    render,
+)
 from opslib.emulator.core.store import SNAPSHOT_SERVICES, MotoSnapshots
+from opslib.exceptions import StateNotDurable
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +78,7 @@ class ApiRequest:
     headers: dict[str, str]
     body: bytes
     account_id: str = DEFAULT_ACCOUNT_ID
+    wire: Protocol = Protocol.REST  # how the operation was named: X-Amz-Target, Action, path
 
     @property
     def is_mutating(self) -> bool:
@@ -115,20 +139,20 @@ def _scope(environ: dict[str, Any]) -> tuple[str, str]:
     return (match.group(1), match.group(2)) if match else ("us-east-1", "unknown")
 
 
-def _operation(environ: dict[str, Any], body: bytes) -> str:
+def _operation(environ: dict[str, Any], body: bytes) -> tuple[str, Protocol]:
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
-        return str(target).rsplit(".", 1)[-1]
+        return str(target).rsplit(".", 1)[-1], Protocol.JSON
     path = environ.get("PATH_INFO", "")
     cbor = re.match(r"^/service/[^/]+/operation/(\w+)$", path)
-    if cbor:
-        return cbor.group(1)
+    if cbor:  # Smithy RPC v2 CBOR; its errors are answered in the JSON shape
+        return cbor.group(1), Protocol.JSON
     form = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
     if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
         form.update(urllib.parse.parse_qs(body.decode("utf-8", "replace")))
     if "Action" in form:
-        return str(form["Action"][0])
-    return f"{environ.get('REQUEST_METHOD', 'GET')} {path}"
+        return str(form["Action"][0]), Protocol.QUERY
+    return f"{environ.get('REQUEST_METHOD', 'GET')} {path}", Protocol.REST
 
 
 def read_request(environ: dict[str, Any]) -> ApiRequest:
@@ -140,14 +164,16 @@ def read_request(environ: dict[str, Any]) -> ApiRequest:
     headers = {
         k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")
     }
+    operation, wire = _operation(environ, body)
     return ApiRequest(
         service=service,
-        operation=_operation(environ, body),
+        operation=operation,
         region=region,
         method=environ.get("REQUEST_METHOD", "GET"),
         path=environ.get("PATH_INFO", ""),
         headers=headers,
         body=body,
+        wire=wire,
     )
 
 
@@ -192,7 +218,6 @@ class Gateway:
         else:
             request = read_request(environ)
             with self.lock:
-                self._load(request.service)
                 response = self._dispatch(request, environ)
         start_response(f"{response.status} {_reason(response.status)}", response.headers)
         return [response.body]
@@ -204,31 +229,84 @@ class Gateway:
             del self.loaders[service]
 
     def _dispatch(self, request: ApiRequest, environ: dict[str, Any]) -> ApiResponse:
+        """Answer one request; whatever fails inside is AWS's error, never an HTML page."""
+        try:
+            return self._answer(request, environ)
+        except StateNotDurable as exc:  # a full disk is one line; anything else its traceback
+            logger.error("refused %s %s: %s", *_name(request), exc, exc_info=not exc.no_space)
+            return self._error(request, internal_error(self._protocol(request)))
+        except NotImplementedError as exc:
+            logger.warning("%s %s is not implemented: %s", *_name(request), exc)
+            return self._error(request, not_implemented(request.operation, str(exc)))
+        except Exception:
+            logger.exception("%s %s failed", *_name(request))
+            return self._error(request, internal_error(self._protocol(request)))
+
+    def _answer(self, request: ApiRequest, environ: dict[str, Any]) -> ApiResponse:
+        self._load(request.service)  # the service's code, before anything reads its shape
+        rejected = self._rejection(request)  # the shape first, as AWS's front end does
+        if rejected is not None:
+            return self._error(request, rejected)
         check = self.checks.get((request.service, request.operation))
-        refused = check(request) if check is not None else None
+        refused = check(request) if check is not None else None  # then the limits
         if refused is not None:
             return refused
         handler = self.handlers.get((request.service, request.operation))
         if handler is not None:
             return self._run_handler(handler, request)
-        response = self._call_moto(environ)
-        if request.is_mutating and response.status < 300:
-            for hook in self.after_hooks.get((request.service, request.operation), []):
-                hook(request, response.body)
-            self.snapshots.save(self._dirty(request))
-        return response
+        return self._run_moto(request, environ)
+
+    @staticmethod
+    def _rejection(request: ApiRequest) -> WireError | None:
+        """What AWS's front end refuses before any service code runs (400)."""
+        if request.wire is Protocol.JSON:
+            target = request.headers.get("x-amz-target", "")
+            return check_json(request.service, target, request.body) if target else None
+        if request.wire is Protocol.QUERY:
+            return check_query(request.service, request.operation)
+        return None
 
     def _run_handler(self, handler: Handler, request: ApiRequest) -> ApiResponse:
         try:
             response = handler(request)
         except ApiException as exc:
-            return ApiResponse.error(exc.code, str(exc), exc.status)
+            return self._error(request, WireError(exc.code, str(exc), exc.status))
         except (ValueError, KeyError, TypeError) as exc:
             logger.warning("bad %s.%s request: %r", request.service, request.operation, exc)
-            return ApiResponse.error("InvalidInputException", f"invalid request: {exc}")
+            return self._error(
+                request, WireError("InvalidInputException", f"invalid request: {exc}")
+            )
         if request.is_mutating:
-            self.snapshots.save(self._dirty(request))
+            dirty = self._dirty(request, handled=True)
+            try:
+                self.snapshots.save(dirty)
+            except StateNotDurable:
+                self.snapshots.revert(dirty)
+                raise
         return response
+
+    def _run_moto(self, request: ApiRequest, environ: dict[str, Any]) -> ApiResponse:
+        """moto answers; a change it made is on disk before the answer, or it is undone."""
+        try:
+            response = self._call_moto(environ)
+            if request.is_mutating and response.status < 300:
+                self._store(request, response.body)
+        except Exception:
+            if request.is_mutating:  # what moto changed before it failed, or what was not stored
+                self.snapshots.revert(self._dirty(request))
+            raise
+        return response
+
+    def _store(self, request: ApiRequest, body: bytes) -> None:
+        """Snapshot what the request changed; its after-hooks run only once that is stored,
+        so a refused RunInstances never started a host (their own changes are saved too)."""
+        dirty = self._dirty(request)
+        self.snapshots.save(dirty)
+        hooks = self.after_hooks.get((request.service, request.operation), [])
+        for hook in hooks:
+            hook(request, body)
+        if hooks:
+            self.snapshots.save(dirty)
 
     def _call_moto(self, environ: dict[str, Any]) -> ApiResponse:
         captured: dict[str, Any] = {}
@@ -246,11 +324,26 @@ class Gateway:
         return ApiResponse(captured["status"], body, list(captured["headers"]))
 
     @staticmethod
-    def _dirty(request: ApiRequest) -> list[str]:
+    def _protocol(request: ApiRequest) -> Protocol:
+        return error_protocol(request.service, request.wire)
+
+    def _error(self, request: ApiRequest, error: WireError) -> ApiResponse:
+        """``error`` in the shape of the request's protocol (no body for a HEAD)."""
+        body, headers = render(error, self._protocol(request), xml_namespace(request.service))
+        return ApiResponse(error.status, b"" if request.method == "HEAD" else body, headers)
+
+    @staticmethod
+    def _dirty(request: ApiRequest, handled: bool = False) -> list[str]:
         backend = _BACKEND_NAMES.get(request.service, request.service)
         if backend not in SNAPSHOT_SERVICES:
-            return list(SNAPSHOT_SERVICES)  # unknown origin: be safe, save everything
+            # A handler keeps its own state in records; a change of unknown origin could be
+            # anywhere in moto: be safe, save everything.
+            return [] if handled else list(SNAPSHOT_SERVICES)
         return list(dict.fromkeys([backend, *_SIDE_EFFECTS.get(backend, ())]))
+
+
+def _name(request: ApiRequest) -> tuple[str, str]:
+    return request.service, request.operation
 
 
 def _reason(status: int) -> str:

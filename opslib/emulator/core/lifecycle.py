@@ -15,6 +15,7 @@ port: they read it from ``emulator.json``.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -39,6 +40,7 @@ PORT_FILE = "emulator.port"  # the port it listened on last: the first fallback 
 LOG_FILE = "emulator.log"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
+EXIT_NO_SPACE = 28  # the server's exit status when its state dir's device is full (ENOSPC)
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,8 @@ def _spawn(state_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], int]:
 
 
 def _exited(process: subprocess.Popen[bytes], state_dir: Path) -> EmulatorError:
+    if process.returncode == EXIT_NO_SPACE:
+        return EmulatorError(_no_space_message(state_dir))
     return EmulatorError(
         f"the emulator exited at start (status {process.returncode}); "
         f"log {state_dir / LOG_FILE}:\n{_log_tail(state_dir)}"
@@ -216,6 +220,16 @@ def _wait_ready(
     )
 
 
+def _no_space_message(state_dir: Path) -> str:
+    """One line for a start on a full disk (the log, on that disk, may hold nothing)."""
+    existing = next(p for p in (state_dir, *state_dir.parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    return (
+        f"the emulator cannot start: no space left on device in {state_dir} "
+        f"({free // 1024} KiB free); free some space there and start it again"
+    )
+
+
 def start(state_dir: Path, port: int = 0, timeout: float = START_TIMEOUT) -> EmulatorInfo:
     """Start the emulator (or return the one already running on this state dir)."""
     state_dir = state_dir.resolve()
@@ -227,7 +241,12 @@ def start(state_dir: Path, port: int = 0, timeout: float = START_TIMEOUT) -> Emu
             f"an emulator process ({running.pid}) holds {state_dir} but does not answer; "
             "run 'opslib emulator stop' first"
         )
-    process, ready = _spawn(state_dir, port)
+    try:
+        process, ready = _spawn(state_dir, port)
+    except OSError as exc:  # the state dir cannot be made or its log opened
+        message = f"the emulator cannot start: {exc.strerror} ({exc.filename or state_dir})"
+        no_space = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        raise EmulatorError(_no_space_message(state_dir) if no_space else message) from exc
     try:
         info = _wait_ready(process, ready, state_dir, timeout)
     finally:

@@ -25,8 +25,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +100,9 @@ def read_info(state_dir: Path) -> EmulatorInfo | None:
 
 def health(endpoint: str, timeout: float = 2.0) -> dict[str, Any] | None:
     """The emulator's health document, or None when nothing answers."""
+    import urllib.error  # here: urllib (http.client, ssl) is most of the CLI's imports
+    import urllib.request
+
     try:
         with urllib.request.urlopen(f"{endpoint}/opslib/health", timeout=timeout) as response:
             data = json.loads(response.read())
@@ -193,7 +194,7 @@ def _exited(process: subprocess.Popen[bytes], state_dir: Path) -> EmulatorError:
 def _wait_ready(
     process: subprocess.Popen[bytes], ready: int, state_dir: Path, timeout: float
 ) -> EmulatorInfo:
-    """Wait for the server's "ready" line (or its exit), then check it answers."""
+    """Wait for the server's "ready" line (or its exit): it then listens where its info says."""
     deadline = time.monotonic() + timeout
     signalled = False
     while not signalled and time.monotonic() < deadline:
@@ -208,12 +209,12 @@ def _wait_ready(
                 break
             raise _exited(process, state_dir)
     while signalled and time.monotonic() < deadline:
-        info = read_info(state_dir)
-        if info and info.pid == process.pid and health(info.endpoint):
+        info = read_info(state_dir)  # written before the ready line: it listens there
+        if info and info.pid == process.pid:
             return info
         if process.poll() is not None:
             raise _exited(process, state_dir)
-        time.sleep(0.01)  # it listens: the first answer is a moment away (fixed, short)
+        time.sleep(0.01)  # a stale or foreign info file: poll, fixed and short, with a deadline
     process.kill()
     raise EmulatorError(
         f"the emulator did not answer within {timeout:.0f}s; see {state_dir / LOG_FILE}"

@@ -7,8 +7,8 @@ through the AWS API, like to AWS.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from opslib.config import StackConfig
 from opslib.emulator.core.lifecycle import (
     EmulatorInfo,
     EmulatorStatus,
@@ -18,6 +18,9 @@ from opslib.emulator.core.lifecycle import (
     status,
     stop,
 )
+
+if TYPE_CHECKING:  # the server process imports this package too: it needs no config
+    from opslib.config import StackConfig
 
 __all__ = [
     "EmulatorInfo",

@@ -3,7 +3,7 @@
 Started by :func:`opslib.emulator.core.lifecycle.start` as ``python -m opslib.emulator.server``.
 Order matters: state is restored into moto and interrupted work is closed *before* the
 socket accepts requests; ``emulator.json`` is written only once it listens, so a client
-that reads it can connect.
+that reads it can connect, and then one line on ``--ready-fd`` tells the starter so.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -33,11 +33,6 @@ from opslib import __version__
 from opslib.emulator.cloudwatch.logmigrate import import_moto_logs
 from opslib.emulator.cloudwatch.logs import LogService
 from opslib.emulator.cloudwatch.logstore import LogStore
-from opslib.emulator.codebuild.reports import ReportService
-from opslib.emulator.codebuild.service import BuildService
-from opslib.emulator.codedeploy.service import DeployService
-from opslib.emulator.codepipeline.connections import ConnectionService
-from opslib.emulator.codepipeline.service import PipelineService
 from opslib.emulator.core import limits, motofixes
 from opslib.emulator.core.gateway import Gateway
 from opslib.emulator.core.lifecycle import EXIT_NO_SPACE, INFO_FILE, PORT_FILE
@@ -53,7 +48,19 @@ from opslib.emulator.ec2.hosts import HostService
 from opslib.emulator.ec2.logagent import HostLogShipper
 from opslib.emulator.ec2.sampler import DEFAULT_INTERVAL, Sampler
 
+if TYPE_CHECKING:  # imported when a request first needs them (see Emulator._rooms)
+    from opslib.emulator.codebuild.service import BuildService
+    from opslib.emulator.codedeploy.service import DeployService
+    from opslib.emulator.codepipeline.service import PipelineService
+
 logger = logging.getLogger("opslib.emulator")
+
+# The SigV4 signing names each lazily loaded room answers (some of) the operations of.
+ROOM_SERVICES = {
+    "codebuild": ("codebuild",),
+    "codedeploy": ("codedeploy",),
+    "codepipeline": ("codepipeline", "codestar-connections", "codeconnections"),
+}
 
 
 class Emulator:
@@ -65,7 +72,7 @@ class Emulator:
         self.state_dir = state_dir
         self.started = time.time()
         snapshots = MotoSnapshots(state_dir / "moto")
-        motofixes.apply()
+        motofixes.install()
         snapshots.restore()
         gateway = Gateway(DomainDispatcherApplication(create_backend_app), snapshots, self.health)
         limits.register(gateway)
@@ -75,21 +82,24 @@ class Emulator:
         self.logs = LogService(self.runtime, log_store)
         self.logs.register()
         motofixes.route_event_log_targets(self.logs.deliver_event)
-        self.builds = BuildService(self.runtime, timeout_scale)
-        self.reports = ReportService(self.runtime)
-        self.builds.finish_hook = self.reports.process_build
+        self.timeout_scale = timeout_scale
+        self.builds: BuildService | None = None
+        self.deploys: DeployService | None = None
+        self.pipelines: PipelineService | None = None
         self.hosts = HostService(self.runtime)
-        self.connections = ConnectionService(self.runtime)
-        self.pipelines = PipelineService(self.runtime, self.connections)
-        self.pipelines.register()
-        for service in (self.builds, self.reports, self.hosts, self.connections):
-            service.register()
-        recovered = self.builds.recover()
-        logger.info("closed %d build(s) interrupted by the last stop", recovered)
-        self.deploys = DeployService(self.runtime, timeout_scale)
-        self.deploys.register()
-        logger.info("closed %d deployment(s) interrupted", self.deploys.recover())
-        logger.info("closed %d pipeline execution(s) interrupted", self.pipelines.recover())
+        self.hosts.register()
+        loaders = {
+            "codebuild": self._load_builds,
+            "codedeploy": self._load_deploys,
+            "codepipeline": self._load_pipelines,
+        }
+        if self._has_state(state_dir):  # work to recover or pipelines to poll: all now
+            for load in loaders.values():
+                load()
+        else:  # a fresh state: each room's code is imported by its first request
+            for room, load in loaders.items():
+                for service in ROOM_SERVICES[room]:
+                    gateway.load_before(service, load)
         self.rebooting = self.hosts.settle()
         listener = bind_first(ports)
         self.server: BaseWSGIServer = make_server(
@@ -106,6 +116,52 @@ class Emulator:
         self.sampler = Sampler(self.runtime, self.hosts, interval)
         self.hostlogs = HostLogShipper(self.runtime, self.hosts)
 
+    def _has_state(self, state_dir: Path) -> bool:
+        """Whether any service may have work to recover (a record) or a pipeline to poll."""
+        pipelines = state_dir / "moto" / "codepipeline.pickle"
+        return not self.runtime.records.empty() or pipelines.exists()
+
+    def _load_builds(self) -> None:
+        """CodeBuild's room: builds and reports; closes builds a stop interrupted."""
+        if self.builds is not None:
+            return
+        from opslib.emulator.codebuild.reports import ReportService
+        from opslib.emulator.codebuild.service import BuildService
+
+        builds = BuildService(self.runtime, self.timeout_scale)
+        reports = ReportService(self.runtime)
+        builds.finish_hook = reports.process_build
+        builds.register()
+        reports.register()
+        logger.info("closed %d build(s) interrupted by the last stop", builds.recover())
+        self.builds = builds
+
+    def _load_deploys(self) -> None:
+        if self.deploys is not None:
+            return
+        from opslib.emulator.codedeploy.service import DeployService
+
+        deploys = DeployService(self.runtime, self.timeout_scale)
+        deploys.register()
+        logger.info("closed %d deployment(s) interrupted", deploys.recover())
+        self.deploys = deploys
+
+    def _load_pipelines(self) -> None:
+        """CodePipeline's room, with the connections its sources name."""
+        if self.pipelines is not None:
+            return
+        from opslib.emulator.codepipeline.connections import ConnectionService
+        from opslib.emulator.codepipeline.service import PipelineService
+
+        connections = ConnectionService(self.runtime)
+        pipelines = PipelineService(self.runtime, connections)
+        pipelines.register()
+        connections.register()
+        logger.info("closed %d pipeline execution(s) interrupted", pipelines.recover())
+        self.pipelines = pipelines
+        if self.runtime.endpoint:  # loaded by a request: the server listens already
+            pipelines.start_poller()
+
     def health(self) -> dict[str, Any]:
         return {
             "status": "ok",
@@ -114,24 +170,29 @@ class Emulator:
             "port": self.port,
             "started": self.started,
             "state_dir": str(self.state_dir),
-            "builds_running": len(self.builds.running),
+            "builds_running": len(self.builds.running) if self.builds else 0,
             "hosts_running": sum(h.state == "running" for h in self.hosts.hosts()),
-            "source_polls": self.pipelines.polls,
+            "source_polls": self.pipelines.polls if self.pipelines else 0,
         }
 
-    def serve(self) -> None:
+    def serve(self, ready_fd: int | None = None) -> None:
         info = {"pid": os.getpid(), "port": self.port, "started": self.started}
         write_atomically(self.state_dir / INFO_FILE, json.dumps(info).encode())
         write_atomically(self.state_dir / PORT_FILE, str(self.port).encode())
+        if ready_fd is not None:
+            _say_ready(ready_fd)
         logger.info("opslib emulator %s listening on %s", __version__, self.runtime.endpoint)
         self.sampler.start()
         self.logs.start()
-        self.pipelines.start_poller()
-        self.runtime.defer(self.builds.announce_recovered)
+        if self.pipelines:  # loaded at start (a room a request loads starts its own)
+            self.pipelines.start_poller()
+        if self.builds:
+            self.runtime.defer(self.builds.announce_recovered)
         # In this order (one deferred worker): the hosts come back, then rollbacks reach them.
         for host in self.rebooting:
             self.runtime.defer(self.hosts.reboot, host)
-        self.runtime.defer(self.deploys.announce_recovered)
+        if self.deploys:
+            self.runtime.defer(self.deploys.announce_recovered)
         self.hostlogs.start()
         self.server.serve_forever()
 
@@ -139,12 +200,25 @@ class Emulator:
         """Graceful stop: running builds end STOPPED, host processes end, then the server."""
         logger.info("stopping")
         self.runtime.stopping.set()
-        self.pipelines.shutdown()
-        self.builds.shutdown()
-        self.deploys.shutdown()
+        with self.runtime.gateway.lock:  # no room is loaded while we stop the loaded ones
+            rooms = (self.pipelines, self.builds, self.deploys)
+            self.runtime.gateway.loaders.clear()
+        for room in rooms:
+            if room is not None:
+                room.shutdown()
         self.hosts.shutdown()
         self.logs.shutdown()
         self.server.shutdown()
+
+
+def _say_ready(fd: int) -> None:
+    """Tell the process that started us that we listen (it waits on the pipe's other end)."""
+    try:
+        os.write(fd, b"ready\n")
+    except OSError as exc:  # the starter is gone (killed, timed out): nobody to tell
+        logger.info("nobody waits for the ready signal: %s", exc.strerror)
+    finally:
+        os.close(fd)
 
 
 def bind_first(ports: list[int]) -> socket.socket:
@@ -180,6 +254,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         help="tried in order when --port is taken by another program (0: any free port)",
     )
     parser.add_argument(
+        "--ready-fd",
+        type=int,
+        help="a pipe's write end: one line is written to it once the server listens",
+    )
+    parser.add_argument(
         "--timeout-scale",
         type=float,
         default=float(os.environ.get("OPSLIB_TIMEOUT_SCALE", "1")),
@@ -206,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
         emulator = Emulator(state_dir, ports, args.timeout_scale, args.metrics_interval)
         signal.signal(signal.SIGTERM, lambda *_: _in_background(emulator.shutdown))
         signal.signal(signal.SIGINT, lambda *_: _in_background(emulator.shutdown))
-        emulator.serve()
+        emulator.serve(args.ready_fd)
     except Exception as exc:
         if not no_space(exc):
             raise

@@ -15,8 +15,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.codebuild.models import codebuild_backends
-
 from opslib.emulator.codebuild.run import KIND, BuildRun
 from opslib.emulator.core.gateway import ApiException, ApiRequest, ApiResponse
 from opslib.emulator.core.procs import kill_all, processes_with_env
@@ -71,6 +69,8 @@ class BuildService:
             self.running.pop(run.build_id, None)
 
     def _project(self, request: ApiRequest, name: str) -> dict[str, Any]:
+        from moto.codebuild.models import codebuild_backends
+
         backend = codebuild_backends[request.account_id][request.region]
         project = backend.codebuild_projects.get(name.split("/")[-1])
         if project is None:

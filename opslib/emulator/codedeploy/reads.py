@@ -16,9 +16,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.codedeploy.models import codedeploy_backends
-from moto.codedeploy.responses import _deployment_group_info
-
 from opslib.emulator.codedeploy.configs import (
     BUILTINS,
     DeploymentConfig,
@@ -276,12 +273,17 @@ class DeploymentReads:
 
     @staticmethod
     def _config_in_use(request: ApiRequest, name: str) -> bool:
+        from moto.codedeploy.models import codedeploy_backends
+
         backend = codedeploy_backends[request.account_id][request.region]
         groups = (g for app in backend.deployment_groups.values() for g in app.values())
         return any(str(g.deployment_config_name) == name for g in groups)
 
     # -- GetDeploymentGroup ----------------------------------------------------------------------
     def get_deployment_group(self, request: ApiRequest) -> ApiResponse:
+        from moto.codedeploy import responses as moto_responses
+        from moto.codedeploy.models import codedeploy_backends
+
         params = request.params()
         info = read_group(
             request.account_id, request.region,
@@ -289,7 +291,7 @@ class DeploymentReads:
         )  # fmt: skip
         backend = codedeploy_backends[request.account_id][request.region]
         found = backend.deployment_groups[info.application_name][info.group_name]
-        document = _deployment_group_info(found)
+        document = moto_responses._deployment_group_info(found)
         document["alarmConfiguration"] = info.alarms
         document.update(self._group_history(info.group_id))
         return ApiResponse.json({"deploymentGroupInfo": document})

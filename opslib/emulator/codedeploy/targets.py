@@ -18,9 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from moto.codedeploy.models import codedeploy_backends
-from moto.ec2.models import ec2_backends
-
 from opslib.emulator.codedeploy.agent import DeployTarget
 from opslib.emulator.codedeploy.model import INSTANCE_STATE_KIND
 from opslib.emulator.core.gateway import ApiException
@@ -61,6 +58,8 @@ def read_group(account: str, region: str, application: str, group: str) -> Group
         raise ApiException(
             "DeploymentGroupNameRequiredException", "The deployment group name is required"
         )
+    from moto.codedeploy.models import codedeploy_backends
+
     backend = codedeploy_backends[account][region]
     if application not in backend.applications:
         raise ApiException(
@@ -118,6 +117,8 @@ def selected(
 
 def select_targets(group: GroupInfo, records: RecordStore) -> list[DeployTarget]:
     """Running instances the group selects, with hosts, unhealthy first (under the lock)."""
+    from moto.ec2.models import ec2_backends
+
     backend = ec2_backends[group.account][group.region]
     chosen = []
     for instance in backend.all_instances():

@@ -20,8 +20,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from moto.codepipeline.models import codepipeline_backends
-
 from opslib.emulator.codepipeline.connections import ConnectionService
 from opslib.emulator.codepipeline.gate import StageGate
 from opslib.emulator.codepipeline.gitsource import branch_head
@@ -81,6 +79,8 @@ class PipelineService:
             return self._gates[pipeline]
 
     def _definition_unlocked(self, name: str) -> dict[str, Any] | None:
+        from moto.codepipeline.models import codepipeline_backends
+
         for account in codepipeline_backends.values():
             for backend in account.values():
                 if name in backend.pipelines:
@@ -88,6 +88,8 @@ class PipelineService:
         return None
 
     def _definition(self, request: ApiRequest, name: str) -> dict[str, Any]:
+        from moto.codepipeline.models import codepipeline_backends
+
         backend = codepipeline_backends[request.account_id][request.region]
         if name not in backend.pipelines:
             raise ApiException(
@@ -336,6 +338,8 @@ class PipelineService:
 
     def poll_once(self) -> None:
         """Start an execution for each pipeline whose watched branch has a new commit."""
+        from moto.codepipeline.models import codepipeline_backends
+
         with self.runtime.gateway.lock:
             pipelines = [
                 (region, dict(b.pipelines[n].pipeline))

@@ -189,6 +189,15 @@ class Gateway:
         self.handlers: dict[tuple[str, str], Handler] = {}
         self.after_hooks: dict[tuple[str, str], list[AfterHook]] = {}
         self.checks: dict[tuple[str, str], Check] = {}
+        self.loaders: dict[str, Callable[[], None]] = {}
+
+    def load_before(self, service: str, loader: Callable[[], None]) -> None:
+        """Call ``loader`` before the first request of ``service`` is dispatched.
+
+        A service's code is imported and registered when a request first needs it; the
+        loader runs under the state lock, once (again only if it raised).
+        """
+        self.loaders[service] = loader
 
     def handle(self, service: str, operation: str, handler: Handler) -> None:
         """Let the emulator answer ``operation`` of ``service`` instead of moto."""
@@ -214,6 +223,12 @@ class Gateway:
         start_response(f"{response.status} {_reason(response.status)}", response.headers)
         return [response.body]
 
+    def _load(self, service: str) -> None:
+        loader = self.loaders.get(service)
+        if loader is not None:
+            loader()
+            del self.loaders[service]
+
     def _dispatch(self, request: ApiRequest, environ: dict[str, Any]) -> ApiResponse:
         """Answer one request; whatever fails inside is AWS's error, never an HTML page."""
         try:
@@ -229,6 +244,7 @@ class Gateway:
             return self._error(request, internal_error(self._protocol(request)))
 
     def _answer(self, request: ApiRequest, environ: dict[str, Any]) -> ApiResponse:
+        self._load(request.service)  # the service's code, before anything reads its shape
         rejected = self._rejection(request)  # the shape first, as AWS's front end does
         if rejected is not None:
             return self._error(request, rejected)

@@ -3,7 +3,9 @@
 The emulator is one background process bound to 127.0.0.1. Its state directory holds
 ``emulator.json`` (pid, port, start time, written by the server once it listens), the
 log ``emulator.log`` and the durable state. A health endpoint (``/opslib/health``) says
-whether it answers; readiness is polled with a deadline, never assumed after a sleep.
+whether it answers. Readiness is signalled, not guessed: the server writes one line to a
+pipe :func:`start` hands it once it listens (``--ready-fd``), and :func:`start` waits on
+that pipe with a deadline; an exit before that closes the pipe and is reported at once.
 
 The configured port is a preference: when another program holds it (another checkout's
 emulator, say), the emulator listens on the port it had last time (``emulator.port``) or
@@ -17,18 +19,16 @@ import errno
 import json
 import logging
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opslib.emulator.core.store import directory_size
 from opslib.exceptions import EmulatorError, EmulatorNotRunning
 
 logger = logging.getLogger(__name__)
@@ -100,6 +100,9 @@ def read_info(state_dir: Path) -> EmulatorInfo | None:
 
 def health(endpoint: str, timeout: float = 2.0) -> dict[str, Any] | None:
     """The emulator's health document, or None when nothing answers."""
+    import urllib.error  # here: urllib (http.client, ssl) is most of the CLI's imports
+    import urllib.request
+
     try:
         with urllib.request.urlopen(f"{endpoint}/opslib/health", timeout=timeout) as response:
             data = json.loads(response.read())
@@ -112,6 +115,14 @@ def status(state_dir: Path) -> EmulatorStatus:
     info = read_info(state_dir)
     doc = health(info.endpoint) if info else None
     return EmulatorStatus(doc is not None, state_dir, directory_size(state_dir), info, doc)
+
+
+def directory_size(path: Path) -> int:
+    """Bytes under ``path`` (for ``opslib emulator status``).
+
+    Here, not beside the store: the CLI imports this module, and the store imports moto.
+    """
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
 
 
 def _log_tail(state_dir: Path, lines: int = 15) -> str:
@@ -137,7 +148,8 @@ def _fallbacks(state_dir: Path, port: int) -> list[int]:
     return [p for p in (last, 0) if p is not None and p != port]
 
 
-def _spawn(state_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _spawn(state_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], int]:
+    """The server process and the read end of the pipe it says "ready" on."""
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # e.g. a read-only file system: a user's setting, no traceback
@@ -145,38 +157,64 @@ def _spawn(state_dir: Path, port: int) -> subprocess.Popen[bytes]:
         message = f"cannot create the state directory {state_dir} ({reason})"
         raise EmulatorError(f"{message}: set emulator.state_dir to a writable place") from exc
     (state_dir / INFO_FILE).unlink(missing_ok=True)
+    ready_read, ready_write = os.pipe()
     command = [sys.executable, "-m", "opslib.emulator.server"]
     command += ["--state-dir", str(state_dir), "--port", str(port)]
+    command += ["--ready-fd", str(ready_write)]
     for fallback in _fallbacks(state_dir, port):
         command += ["--fallback-port", str(fallback)]
-    with open(state_dir / LOG_FILE, "ab") as log:
-        return subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # not killed with the terminal that started it
-            close_fds=True,
-        )
-
-
-def _wait_ready(process: subprocess.Popen[bytes], state_dir: Path, timeout: float) -> EmulatorInfo:
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while time.monotonic() < deadline:
-        exit_status = process.poll()
-        if exit_status == EXIT_NO_SPACE:
-            raise EmulatorError(_no_space_message(state_dir))
-        if exit_status is not None:
-            raise EmulatorError(
-                f"the emulator exited at start (status {process.returncode}); "
-                f"log {state_dir / LOG_FILE}:\n{_log_tail(state_dir)}"
+    try:
+        with open(state_dir / LOG_FILE, "ab") as log:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # not killed with the terminal that started it
+                close_fds=True,
+                pass_fds=(ready_write,),
             )
-        info = read_info(state_dir)
-        if info and info.pid == process.pid and health(info.endpoint):
+    except BaseException:
+        os.close(ready_read)
+        raise
+    finally:
+        os.close(ready_write)  # the child's copy is the only writer: EOF when it exits
+    return process, ready_read
+
+
+def _exited(process: subprocess.Popen[bytes], state_dir: Path) -> EmulatorError:
+    if process.returncode == EXIT_NO_SPACE:
+        return EmulatorError(_no_space_message(state_dir))
+    return EmulatorError(
+        f"the emulator exited at start (status {process.returncode}); "
+        f"log {state_dir / LOG_FILE}:\n{_log_tail(state_dir)}"
+    )
+
+
+def _wait_ready(
+    process: subprocess.Popen[bytes], ready: int, state_dir: Path, timeout: float
+) -> EmulatorInfo:
+    """Wait for the server's "ready" line (or its exit): it then listens where its info says."""
+    deadline = time.monotonic() + timeout
+    signalled = False
+    while not signalled and time.monotonic() < deadline:
+        readable, _, _ = select.select([ready], [], [], max(deadline - time.monotonic(), 0))
+        if not readable:
+            continue
+        signalled = bool(os.read(ready, 64))
+        if not signalled:  # end of file: the server closed the pipe without being ready
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                break
+            raise _exited(process, state_dir)
+    while signalled and time.monotonic() < deadline:
+        info = read_info(state_dir)  # written before the ready line: it listens there
+        if info and info.pid == process.pid:
             return info
-        time.sleep(delay)  # readiness poll with a deadline, backing off
-        delay = min(delay * 1.5, 0.25)
+        if process.poll() is not None:
+            raise _exited(process, state_dir)
+        time.sleep(0.01)  # a stale or foreign info file: poll, fixed and short, with a deadline
     process.kill()
     raise EmulatorError(
         f"the emulator did not answer within {timeout:.0f}s; see {state_dir / LOG_FILE}"
@@ -205,12 +243,15 @@ def start(state_dir: Path, port: int = 0, timeout: float = START_TIMEOUT) -> Emu
             "run 'opslib emulator stop' first"
         )
     try:
-        process = _spawn(state_dir, port)
+        process, ready = _spawn(state_dir, port)
     except OSError as exc:  # the state dir cannot be made or its log opened
         message = f"the emulator cannot start: {exc.strerror} ({exc.filename or state_dir})"
         no_space = exc.errno in (errno.ENOSPC, errno.EDQUOT)
         raise EmulatorError(_no_space_message(state_dir) if no_space else message) from exc
-    info = _wait_ready(process, state_dir, timeout)
+    try:
+        info = _wait_ready(process, ready, state_dir, timeout)
+    finally:
+        os.close(ready)
     if port and info.port != port:
         logger.warning(
             "port %d is in use by another program: this emulator (%s) listens on %s instead",

@@ -26,7 +26,6 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from opslib.config import LOG_RETENTION_DAYS
 from opslib.emulator.core.gateway import ApiRequest, ApiResponse, Gateway
 
 logger = logging.getLogger(__name__)
@@ -176,6 +175,8 @@ def _put_log_events(params: dict[str, Any]) -> str | None:
 
 def _put_retention_policy(params: dict[str, Any]) -> str | None:
     """Retention is one of a fixed set of days; the API model does not list them."""
+    from opslib.config import LOG_RETENTION_DAYS  # here: the server needs no config to start
+
     days = params.get("retentionInDays")
     if days in LOG_RETENTION_DAYS:
         return None

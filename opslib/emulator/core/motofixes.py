@@ -1,72 +1,70 @@
-"""Fixes to moto's behaviour that the emulator's flows need, applied once at start.
+"""Fixes to moto's behaviour that the emulator's flows need, each applied as its module loads.
 
 Each fix names the gap it closes (REFERENCE.md lists the measured ones) and has a test in
 ``tests/emulator/test_moto_fixes.py``. Fixes patch moto's validation or fill in an
 operation moto lacks; anything that really runs work is a service of its own.
+
+moto's service modules are slow to import (``moto.ssm.models`` pulls in all of EC2's,
+about a second), and the emulator imports a service's module only when a request (or a
+snapshot being loaded) first needs it. So :func:`install` does not import them: it puts
+an import hook on ``sys.meta_path`` that applies a module's fixes the moment that module
+has been executed, before anything else can use it; a module already imported is fixed
+at once. :func:`apply` imports every fixed module now (the same fixes, eagerly).
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.abc
+import importlib.machinery
 import json
+import sys
+import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
+from types import ModuleType
 from typing import Any
 
-from moto.codebuild import responses as moto_codebuild_responses
-from moto.codebuild.responses import CodeBuildResponse
-from moto.codedeploy import responses as moto_codedeploy_responses
-from moto.core.utils import unix_time
-from moto.s3.models import FakeBucket
-from moto.s3.utils import _VersionedKeyStore
-from moto.ssm.models import ParameterDict, SimpleSystemManagerBackend
 
-
-def _validate_source(source: dict[str, Any]) -> None:
-    """moto demands a location for every source type; AWS does not for these two."""
-    if source.get("type") in ("CODEPIPELINE", "NO_SOURCE"):
-        return
-    _moto_validate_source(source)
-
-
-def _validate_artifacts(artifacts: dict[str, Any]) -> None:
-    """A CODEPIPELINE project's artifacts go where its pipeline says: no location."""
-    if artifacts.get("type") == "CODEPIPELINE":
-        return
-    _moto_validate_artifacts(artifacts)
-
-
-_moto_validate_source = moto_codebuild_responses._validate_required_params_source
-_moto_validate_artifacts = moto_codebuild_responses._validate_required_params_artifacts
-
-
-def _codebuild_locations() -> None:
+def _codebuild_locations(responses: Any) -> None:
     """Fix moto's CreateProject: CODEPIPELINE and NO_SOURCE projects need no location."""
-    moto_codebuild_responses._validate_required_params_source = _validate_source
-    moto_codebuild_responses._validate_required_params_artifacts = _validate_artifacts
+    moto_validate_source = responses._validate_required_params_source
+    moto_validate_artifacts = responses._validate_required_params_artifacts
+
+    def validate_source(source: dict[str, Any]) -> None:
+        """moto demands a location for every source type; AWS does not for these two."""
+        if source.get("type") not in ("CODEPIPELINE", "NO_SOURCE"):
+            moto_validate_source(source)
+
+    def validate_artifacts(artifacts: dict[str, Any]) -> None:
+        """A CODEPIPELINE project's artifacts go where its pipeline says: no location."""
+        if artifacts.get("type") != "CODEPIPELINE":
+            moto_validate_artifacts(artifacts)
+
+    responses._validate_required_params_source = validate_source
+    responses._validate_required_params_artifacts = validate_artifacts
 
 
 # --- SSM: the backend must pickle (the emulator snapshots every backend it touches) ------
 
 
-def _ssm_picklable() -> None:
+def _ssm_picklable(models: Any) -> None:
     """Fix SSM snapshots: moto's SSM backend keeps tags in a lambda-made defaultdict.
 
     A lambda cannot be pickled, so the first mutating call after SSM was touched failed
     with HTTP 500 (and the client retried a PutParameter that had in fact happened). The
     same nested defaultdict made from ``functools.partial`` pickles.
     """
-    if getattr(SimpleSystemManagerBackend.__init__, "_opslib_fixed", False):
-        return
-    original = SimpleSystemManagerBackend.__init__
+    backend_class = models.SimpleSystemManagerBackend
+    original = backend_class.__init__
 
     def __init__(self: Any, region_name: str, account_id: str) -> None:
         original(self, region_name, account_id)
         self._resource_tags = defaultdict(partial(defaultdict, dict), self._resource_tags)
 
-    __init__._opslib_fixed = True  # type: ignore[attr-defined]
-    SimpleSystemManagerBackend.__init__ = __init__  # type: ignore[method-assign]
-    ParameterDict.__reduce__ = _parameter_dict_reduce  # type: ignore[method-assign]
+    backend_class.__init__ = __init__
+    models.ParameterDict.__reduce__ = _parameter_dict_reduce
 
 
 def _parameter_dict_reduce(self: Any) -> tuple[Any, ...]:
@@ -102,8 +100,8 @@ def _versioned_store_setstate(self: Any, state: dict[str, Any]) -> None:
         dict.__setitem__(self, key, versions)
 
 
-def _s3_versions_picklable() -> None:
-    store: Any = _VersionedKeyStore  # patched class: typed loosely on purpose
+def _s3_versions_picklable(utils: Any) -> None:
+    store = utils._VersionedKeyStore
     store.__reduce__ = _versioned_store_reduce
     store.__setstate__ = _versioned_store_setstate
 
@@ -143,9 +141,9 @@ def _bucket_permission(self: Any, action: str, resource: str) -> Any:
     return IAMPolicy(json.dumps(document)).is_action_permitted(action, resource)
 
 
-def _s3_policy_conditions() -> None:
+def _s3_policy_conditions(models: Any) -> None:
     """Fix S3: a deny-non-TLS bucket policy no longer denies every request."""
-    FakeBucket.get_permission = _bucket_permission  # type: ignore[method-assign]
+    models.FakeBucket.get_permission = _bucket_permission
 
 
 # --- CodeBuild UpdateProject ----------------------------------------------------------
@@ -170,6 +168,7 @@ def _update_project(self: Any) -> Any:
     """CodeBuild UpdateProject (moto lacks it): change the given fields of a project."""
     from moto.codebuild.exceptions import ResourceNotFoundException
     from moto.core.responses import ActionResult
+    from moto.core.utils import unix_time
 
     name = self._get_param("name")
     project = self.codebuild_backend.codebuild_projects.get(name)
@@ -186,9 +185,9 @@ def _update_project(self: Any) -> Any:
     return ActionResult({"project": metadata})
 
 
-def _codebuild_update_project() -> None:
+def _codebuild_update_project(responses: Any) -> None:
     """Fix CodeBuild: UpdateProject answered HTTP 500 (not implemented)."""
-    CodeBuildResponse.update_project = _update_project  # type: ignore[attr-defined]
+    responses.CodeBuildResponse.update_project = _update_project
 
 
 # --- CodeDeploy UpdateDeploymentGroup and alarmConfiguration --------------------------
@@ -253,25 +252,90 @@ def _delete_application(self: Any) -> Any:
     return EmptyResult()
 
 
-def _group_info_with_alarms(group: Any) -> dict[str, Any]:
-    """moto's GetDeploymentGroup answer, with the alarmConfiguration it leaves empty."""
-    info = _moto_group_info(group)
-    alarms = group.alarm_configuration
-    info["alarmConfiguration"] = alarms if isinstance(alarms, dict) else {}
-    return info
-
-
-_moto_group_info = moto_codedeploy_responses._deployment_group_info
-
-
-def _codedeploy_groups() -> None:
+def _codedeploy_groups(responses: Any) -> None:
     """Fix CodeDeploy: Update/DeleteDeploymentGroup, DeleteApplication (HTTP 500 in moto);
     GetDeploymentGroup dropping the alarm configuration."""
-    responses: Any = moto_codedeploy_responses  # patched module: typed loosely on purpose
+    moto_group_info = responses._deployment_group_info
+
+    def group_info_with_alarms(group: Any) -> dict[str, Any]:
+        """moto's GetDeploymentGroup answer, with the alarmConfiguration it leaves empty."""
+        info: dict[str, Any] = moto_group_info(group)
+        alarms = group.alarm_configuration
+        info["alarmConfiguration"] = alarms if isinstance(alarms, dict) else {}
+        return info
+
     responses.CodeDeployResponse.update_deployment_group = _update_deployment_group
     responses.CodeDeployResponse.delete_deployment_group = _delete_deployment_group
     responses.CodeDeployResponse.delete_application = _delete_application
-    responses._deployment_group_info = _group_info_with_alarms
+    responses._deployment_group_info = group_info_with_alarms
+
+
+# --- applying them: as each moto module is imported ----------------------------------------
+
+Fix = Callable[[Any], None]  # patches the module it is given (typed loosely on purpose)
+
+# moto's module -> the fixes that patch it, in order.
+FIXES: dict[str, tuple[Fix, ...]] = {
+    "moto.codebuild.responses": (_codebuild_locations, _codebuild_update_project),
+    "moto.codedeploy.responses": (_codedeploy_groups,),
+    "moto.s3.models": (_s3_policy_conditions,),
+    "moto.s3.utils": (_s3_versions_picklable,),
+    "moto.ssm.models": (_ssm_picklable,),
+}
+
+_fixed: set[str] = set()  # the modules whose fixes have run (each runs once)
+_fixing = threading.RLock()
+
+
+def _fix(module: ModuleType) -> None:
+    with _fixing:
+        if module.__name__ in _fixed:
+            return
+        for fix in FIXES[module.__name__]:
+            fix(module)
+        _fixed.add(module.__name__)
+
+
+class _FixingLoader(importlib.abc.Loader):
+    """A module's own loader, with its fixes applied right after the module is executed."""
+
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self.loader = loader
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self.loader.exec_module(module)
+        _fix(module)
+
+    def __getattr__(self, name: str) -> Any:  # resource readers, get_source, ...
+        return getattr(self.loader, name)
+
+
+class FixOnImport(importlib.abc.MetaPathFinder):
+    """Finds the fixed moto modules as the path finder does, through a fixing loader."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in FIXES or fullname in _fixed:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = _FixingLoader(spec.loader)
+        return spec
+
+
+def install() -> None:
+    """Fix each moto module as it is first imported; fix those already imported now."""
+    with _fixing:
+        if not any(isinstance(finder, FixOnImport) for finder in sys.meta_path):
+            sys.meta_path.insert(0, FixOnImport())
+        for name in FIXES:
+            if name in sys.modules:
+                _fix(sys.modules[name])
 
 
 # --- EventBridge: deliveries to a log-group target go to the emulator's Logs store -------
@@ -304,10 +368,7 @@ def route_event_log_targets(deliver: LogDelivery) -> None:
 
 
 def apply() -> None:
-    """Apply every fix (idempotent)."""
-    _codebuild_locations()
-    _ssm_picklable()
-    _s3_versions_picklable()
-    _s3_policy_conditions()
-    _codebuild_update_project()
-    _codedeploy_groups()
+    """Apply every fix now, importing the modules they patch (idempotent)."""
+    install()
+    for name in FIXES:
+        importlib.import_module(name)

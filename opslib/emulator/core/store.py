@@ -297,6 +297,11 @@ class RecordStore:
             ).fetchall()
         return (dict(json.loads(row[0])) for row in rows)
 
+    def empty(self) -> bool:
+        """Whether no record of any kind is stored (nothing any service could recover)."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None
+
     def delete(self, kind: str, record_id: str) -> None:
         with self._lock, _storing(f"the deletion of record {kind}/{record_id}"):
             self._db.execute("DELETE FROM records WHERE kind = ? AND id = ?", (kind, record_id))
@@ -328,8 +333,3 @@ class RecordStore:
 def public(record: dict[str, Any]) -> dict[str, Any]:
     """A record as the API shows it: keys starting with ``_`` are the emulator's own."""
     return {k: v for k, v in record.items() if not k.startswith("_")}
-
-
-def directory_size(path: Path) -> int:
-    """Bytes under ``path`` (for ``opslib emulator status``)."""
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0

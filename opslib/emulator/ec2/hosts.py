@@ -33,8 +33,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from moto.ec2.models import ec2_backends
-
 from opslib.emulator.core.gateway import ApiRequest
 from opslib.emulator.core.procs import kill_all, processes_with_env
 from opslib.emulator.core.runtime import INTERNAL_CREDENTIALS, Runtime
@@ -123,6 +121,8 @@ class HostService:
     @staticmethod
     def _tag(request: ApiRequest, host: Host) -> None:
         # In-process: we hold the gateway's lock, so no API call back into ourselves here.
+        from moto.ec2.models import ec2_backends
+
         backend = ec2_backends[request.account_id][request.region]
         tags = {
             "opslib:endpoint": host.endpoint,
@@ -252,6 +252,8 @@ class HostService:
 
 def _moto_instance(account_id: str, host: Host) -> Any:
     """moto's instance behind a host, or None when EC2 does not know it."""
+    from moto.ec2.models import ec2_backends
+
     backend = ec2_backends[account_id][host.region]
     for reservation in backend.reservations.values():
         for instance in reservation.instances:

@@ -1,0 +1,84 @@
+"""What starting the emulator imports: moto's service modules only when first needed.
+
+Each check runs in a fresh interpreter, so what this test process imported does not count.
+moto's EC2 models alone take about a second to import; a bare ``moto_server`` pays that
+only at its first EC2 request, and so must the emulator (issue 10: cold start).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+# moto's service modules the emulator's own code uses; none is needed to start.
+SERVICE_MODULES = (
+    "moto.ec2.models",
+    "moto.ssm.models",
+    "moto.s3.models",
+    "moto.codebuild.models",
+    "moto.codebuild.responses",
+    "moto.codedeploy.models",
+    "moto.codedeploy.responses",
+    "moto.codepipeline.models",
+)
+
+
+def _imported_after(code: str, prefixes: tuple[str, ...]) -> list[str]:
+    """The modules under ``prefixes`` a fresh interpreter holds after running ``code``."""
+    probe = (
+        f"{code}\nimport json, sys\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({prefixes!r}))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    return list(json.loads(result.stdout.splitlines()[-1]))
+
+
+def test_the_cli_imports_no_moto_nor_boto3() -> None:
+    """``opslib emulator start|status`` run in a process of their own: no moto there."""
+    code = "import opslib.cli.main, opslib.cli.emulator"
+    assert _imported_after(code, ("moto", "boto3", "botocore")) == []
+
+
+def test_the_server_imports_no_moto_service_at_start() -> None:
+    code = (
+        "from opslib.emulator import server\n"
+        "from opslib.emulator.core import motofixes\n"
+        "motofixes.install()"
+    )
+    modules = _imported_after(code, ("moto.", "opslib.config", "opslib.specs"))
+    assert [m for m in modules if m in SERVICE_MODULES or m.startswith("opslib.")] == []
+
+
+def test_a_fix_applies_when_its_module_is_first_imported() -> None:
+    """The SSM fixes (a backend and a parameter that pickle) hold once SSM is imported."""
+    code = (
+        "import pickle, sys\n"
+        "from opslib.emulator.core import motofixes\n"
+        "motofixes.install()\n"
+        "assert 'moto.ssm.models' not in sys.modules\n"
+        "from moto.ssm.models import ParameterDict, SimpleSystemManagerBackend\n"
+        "backend = SimpleSystemManagerBackend('us-east-1', '123456789012')\n"
+        "backend._resource_tags['Parameter']['p'] = {'k': 'v'}\n"
+        "pickle.loads(pickle.dumps(backend))\n"
+        "params = ParameterDict('123456789012', 'us-east-1')\n"
+        "params['p'].append(1)\n"
+        "assert pickle.loads(pickle.dumps(params)).region_name == 'us-east-1'\n"
+        "from moto.codedeploy.responses import CodeDeployResponse\n"
+        "assert hasattr(CodeDeployResponse, 'update_deployment_group')"
+    )
+    assert "moto.ssm.models" in _imported_after(code, ("moto.ssm",))
+
+
+def test_a_module_imported_before_install_is_fixed_at_once() -> None:
+    code = (
+        "from moto.codebuild.responses import CodeBuildResponse\n"
+        "assert not hasattr(CodeBuildResponse, 'update_project')\n"
+        "from opslib.emulator.core import motofixes\n"
+        "motofixes.install()\n"
+        "assert hasattr(CodeBuildResponse, 'update_project')\n"
+        "motofixes.apply()  # idempotent: a fix runs once"
+    )
+    assert "moto.codebuild.responses" in _imported_after(code, ("moto.codebuild",))

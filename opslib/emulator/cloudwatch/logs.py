@@ -27,7 +27,6 @@ from typing import Any
 
 import botocore.session
 
-from opslib.config import LOG_RETENTION_DAYS
 from opslib.emulator.cloudwatch import logqueries, logreads, metricfilters
 from opslib.emulator.cloudwatch.logapi import (
     DAY_MS,
@@ -176,6 +175,8 @@ class LogService:
     def put_retention_policy(self, request: ApiRequest, values: dict[str, Any]) -> Any:
         group = find_group(self.store, request, values)
         days = required(values, "retentionInDays", int)
+        from opslib.config import LOG_RETENTION_DAYS  # here: the server needs no config to start
+
         if days not in LOG_RETENTION_DAYS:  # limits.py answers first; this guards internal use
             raise invalid(f"Invalid retentionInDays: {days}")
         self.store.set_retention(group.gid, days)

@@ -30,6 +30,8 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from opslib import __version__
+from opslib.emulator.cloudwatch.evaluator import AlarmEvaluator
+from opslib.emulator.cloudwatch.metrics import MetricService
 from opslib.emulator.codebuild.reports import ReportService
 from opslib.emulator.codebuild.service import BuildService
 from opslib.emulator.codedeploy.service import DeployService
@@ -82,6 +84,10 @@ class Emulator:
         self.deploys.register()
         logger.info("closed %d deployment(s) interrupted", self.deploys.recover())
         logger.info("closed %d pipeline execution(s) interrupted", self.pipelines.recover())
+        self.metrics = MetricService(self.runtime)  # CloudWatch metrics and alarms
+        self.metrics.register()
+        self.alarms = AlarmEvaluator(self.runtime, self.metrics.store)
+        self.alarms.register()
         self.rebooting = self.hosts.settle()
         listener = bind_first(ports)
         self.server: BaseWSGIServer = make_server(
@@ -124,12 +130,14 @@ class Emulator:
             self.runtime.defer(self.hosts.reboot, host)
         self.runtime.defer(self.deploys.announce_recovered)
         self.hostlogs.start()
+        self.alarms.start()
         self.server.serve_forever()
 
     def shutdown(self) -> None:
         """Graceful stop: running builds end STOPPED, host processes end, then the server."""
         logger.info("stopping")
         self.runtime.stopping.set()
+        self.alarms.stop()
         self.pipelines.shutdown()
         self.builds.shutdown()
         self.deploys.shutdown()

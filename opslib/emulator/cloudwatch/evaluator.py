@@ -17,7 +17,9 @@ always the "CloudWatch Alarm State Change" event on EventBridge. Each action wri
 Action history item (success or failure).
 
 SetAlarmState is answered here too: the state is set (a transition runs the actions, as on
-AWS) and lasts until the next evaluation. PutMetricAlarm keeps moto's answer, with AWS's
+AWS) and lasts until the next evaluation on AWS's schedule (the next minute, or 10 s for
+high-resolution alarms) — also under the time scale below, so a drill holds as long as
+on AWS. PutMetricAlarm keeps moto's answer, with AWS's
 state rules added: a new alarm starts INSUFFICIENT_DATA ("Unchecked: Initial alarm
 creation"), an updated one keeps its state; both write a ConfigurationUpdate item.
 
@@ -284,6 +286,9 @@ class AlarmEvaluator:
         snap = snapshot(request.account_id, request.region, alarm)
         new = StateRecord(AlarmState(value), str(p.get("StateReason") or ""), data, time.time())
         self._apply(alarm, snap, new)  # we hold the gateway's lock: apply in place
+        # It lasts until the next evaluation on AWS's schedule, even under the time scale.
+        step = evaluation_interval(snap.info.config.period if snap.info else 60)
+        self._due[snap.arn] = (new.timestamp // step + 1) * step
         if new.value is not snap.state.value:
             self.runtime.defer(self._announce, snap, new)
         return respond(request, {})

@@ -235,6 +235,7 @@ def test_set_alarm_state_lasts_until_the_next_evaluation(fast: EmulatorInfo) -> 
             cloudwatch.describe_alarms(AlarmNames=["quiet"])["MetricAlarms"][0]["StateValue"]
             == "OK"
         ),
+        timeout=90,  # the next evaluation on AWS's schedule: the next minute
         what="the next evaluation to take the alarm back to OK",
     )
 

@@ -97,12 +97,19 @@ def metric_points(
         except InvalidStatistic:
             raise metric_stat_error(query.metric_stat.stat, member) from None
     out: dict[str, dict[int, float]] = {}
+    shared: dict[tuple[MetricId, str | None, int], dict[int, PeriodData]] = {}
+    done: dict[tuple[tuple[MetricId, str | None, int], str], dict[int, float]] = {}
     for query in queries:
         stat = query.metric_stat
         if stat is None:
             continue
-        grouped = buckets(store, region, stat, start, end, stat.period, now)
-        out[query.id] = series(grouped, parsed[query.id])
+        key = (metric_id(stat), stat.unit, stat.period)  # queries of one metric read it once
+        if key not in shared:
+            shared[key] = buckets(store, region, stat, start, end, stat.period, now)
+        computed = (key, stat.stat)  # and compute each of its statistics once
+        if computed not in done:
+            done[computed] = series(shared[key], parsed[query.id])
+        out[query.id] = done[computed]
     return out
 
 

@@ -30,9 +30,11 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from opslib import __version__
+from opslib.emulator.cloudwatch.evaluator import AlarmEvaluator
 from opslib.emulator.cloudwatch.logmigrate import import_moto_logs
 from opslib.emulator.cloudwatch.logs import LogService
 from opslib.emulator.cloudwatch.logstore import LogStore
+from opslib.emulator.cloudwatch.metrics import MetricService
 from opslib.emulator.core import limits, motofixes
 from opslib.emulator.core.gateway import Gateway
 from opslib.emulator.core.lifecycle import EXIT_NO_SPACE, INFO_FILE, PORT_FILE
@@ -100,6 +102,10 @@ class Emulator:
             for room, load in loaders.items():
                 for service in ROOM_SERVICES[room]:
                     gateway.load_before(service, load)
+        self.metrics = MetricService(self.runtime)  # CloudWatch metrics and alarms
+        self.metrics.register()
+        self.alarms = AlarmEvaluator(self.runtime, self.metrics.store)
+        self.alarms.register()
         self.rebooting = self.hosts.settle()
         listener = bind_first(ports)
         self.server: BaseWSGIServer = make_server(
@@ -194,12 +200,14 @@ class Emulator:
         if self.deploys:
             self.runtime.defer(self.deploys.announce_recovered)
         self.hostlogs.start()
+        self.alarms.start()
         self.server.serve_forever()
 
     def shutdown(self) -> None:
         """Graceful stop: running builds end STOPPED, host processes end, then the server."""
         logger.info("stopping")
         self.runtime.stopping.set()
+        self.alarms.stop()
         with self.runtime.gateway.lock:  # no room is loaded while we stop the loaded ones
             rooms = (self.pipelines, self.builds, self.deploys)
             self.runtime.gateway.loaders.clear()

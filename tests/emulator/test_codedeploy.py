@@ -66,6 +66,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorInfo]:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("OPSLIB_LOGS_INTERVAL", "0.5")
         env.setenv("OPSLIB_METRICS_INTERVAL", "60")
+        env.setenv("OPSLIB_ALARM_EVALUATION_INTERVAL", "1")  # the documented time scale
         info = emulator.start(state_dir, port=0)
     try:
         _route_events(info)
@@ -360,6 +361,62 @@ def test_an_alarm_in_alarm_stops_the_deployment(
     assert stopped["errorInformation"]["code"] == "ALARM_ACTIVE"
     assert "app-errors" in stopped["errorInformation"]["message"]
     assert not processes_mentioning("sleep 3141")
+
+
+def test_app_errors_during_a_release_alarm_stop_and_roll_back(
+    shared: EmulatorInfo, tmp_path: Path, tmp_fleet: list[str]
+) -> None:
+    """The seed's alarm chain with no SetAlarmState: app errors -> the stack's app-errors
+    alarm (as opslib/stack/monitoring.py defines it) evaluates to ALARM -> CodeDeploy's
+    alarm poll stops the release and rolls back to the last good revision.
+
+    The errors are published as the app-errors metric filter would publish them (its
+    namespace and metric, one datapoint per error line, stamped now); the filter itself is
+    the Logs service's part.
+    """
+    group, alarm = "Alarm-Rollback", "opslib-test-app-errors-e2e"
+    cloudwatch = client(shared, "cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm, Namespace=NAMES.metric_namespace, MetricName="AppErrors",
+        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=5.0,
+        ComparisonOperator="GreaterThanOrEqualToThreshold", TreatMissingData="notBreaching",
+    )  # fmt: skip
+    tmp_fleet += launch(shared, 1, group)
+    create_group(shared, group)
+    client(shared, "codedeploy").update_deployment_group(
+        applicationName=APP, currentDeploymentGroupName=group,
+        alarmConfiguration={"enabled": True, "alarms": [{"name": alarm}]},
+        autoRollbackConfiguration={
+            "enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]
+        },
+    )  # fmt: skip
+    good = upload(shared, f"{group}/v1.zip", app_bundle(tmp_path, "test1"))
+    assert wait_deployment(shared, deploy(shared, good, group))["status"] == "Succeeded"
+    release = upload(
+        shared, f"{group}/v2.zip", hook_bundle(tmp_path, "v2", {"AfterInstall": SLOW}, timeout=600)
+    )
+    release_id = deploy(shared, release, group)
+    wait_until(lambda: processes_mentioning("sleep 3141"), what="the release's hook to run")
+    errors = [{"MetricName": "AppErrors", "Value": 1.0} for _ in range(6)]
+    cloudwatch.put_metric_data(Namespace=NAMES.metric_namespace, MetricData=errors)
+    # The minute of the errors must end before the alarm can see it (as on AWS).
+    stopped = wait_deployment(shared, release_id, timeout=150)
+    assert stopped["status"] == "Stopped"
+    assert stopped["errorInformation"]["code"] == "ALARM_ACTIVE"
+    assert alarm in stopped["errorInformation"]["message"]
+    rollback = wait_deployment(shared, stopped["rollbackInfo"]["rollbackDeploymentId"])
+    assert rollback["creator"] == "codeDeployRollback"
+    assert rollback["rollbackInfo"]["rollbackTriggeringDeploymentId"] == release_id
+    assert rollback["revision"] == good
+    # The rollback watches the same alarms: while the errors' minute keeps the alarm in
+    # ALARM, it is stopped too (ALARM_ACTIVE), as CodeDeploy does.
+    assert rollback["status"] == "Succeeded" or (
+        rollback["errorInformation"]["code"] == "ALARM_ACTIVE"
+    ), rollback
+    history = cloudwatch.describe_alarm_history(AlarmName=alarm, HistoryItemType="StateUpdate")
+    reasons = [json.loads(i["HistoryData"])["newState"]["stateReason"]
+               for i in history["AlarmHistoryItems"]]  # fmt: skip
+    assert any(r.startswith("Threshold Crossed: 1 datapoint [6.0 (") for r in reasons), reasons
 
 
 # -- deployment configs ------------------------------------------------------------------------

@@ -81,6 +81,9 @@ def kill_host_processes(instance_id: str) -> int:
     return kill_all(host_processes(instance_id))
 
 
+_INSTANCE_IDS_IN_REQUEST = re.compile(r"InstanceId\.\d+=(i-[0-9a-f]+)")
+
+
 class HostService:
     """Creates, stops and removes hosts as moto's EC2 instances change state."""
 
@@ -93,6 +96,7 @@ class HostService:
         gateway.after("ec2", "StopInstances", self.on_stop_instances)
         gateway.after("ec2", "StartInstances", self.on_start_instances)
         gateway.after("ec2", "TerminateInstances", self.on_terminate_instances)
+        gateway.after("ec2", "RebootInstances", self.on_reboot_instances)
 
     def hosts(self) -> list[Host]:
         return [Host(**doc) for doc in self.runtime.records.all(KIND)]
@@ -157,6 +161,16 @@ class HostService:
 
     def on_terminate_instances(self, request: ApiRequest, body: bytes) -> None:
         self._transition(request, body, "terminated", ("shutting-down", "terminated"))
+
+    def on_reboot_instances(self, request: ApiRequest, body: bytes) -> None:
+        """RebootInstances (also a CloudWatch alarm's reboot action): processes end, boot
+        entries run again; the instance stays running."""
+        for instance_id in _INSTANCE_IDS_IN_REQUEST.findall(
+            request.body.decode("utf-8", "replace")
+        ):
+            host = self._host(instance_id)
+            if host is not None and host.state == "running":
+                self.runtime.defer(self.reboot, host)
 
     def _state_events(self, region: str, instance_id: str, states: tuple[str, ...]) -> None:
         arn = f"arn:aws:ec2:{region}:{self.runtime.account_id}:instance/{instance_id}"

@@ -344,6 +344,10 @@ def follow(
     jobs = JobWatch(session) if on_job is not None else None
     deadline = time.monotonic() + timeout
     while True:
+        # The execution first: once it has ended, the actions read after it are final too,
+        # so the last pass shows every action's end (read the other way round, an action
+        # finishing between the two reads was never shown).
+        execution = get_execution(session, name, execution_id)
         for update in action_updates(session, name, execution_id):
             key = (update.stage, update.action)
             if seen.get(key) != (update.status, update.external_id):
@@ -352,7 +356,6 @@ def follow(
             progress = jobs.poll(update) if jobs is not None else None
             if progress is not None and on_job is not None:
                 on_job(progress)
-        execution = get_execution(session, name, execution_id)
         if execution["status"] in TERMINAL:
             return _report(session, name, execution)
         if time.monotonic() > deadline:

@@ -170,3 +170,34 @@ def test_status_says_when_the_pipeline_never_ran() -> None:
     )
     lines = release_lines(cast(Session, session), parse_config({"stack": "demo"}), {})
     assert lines == ["last pipeline execution:", "  none yet"]
+
+
+def _state(status: str) -> dict[str, Any]:
+    latest = {"pipelineExecutionId": "e1"}
+    action = {
+        "actionName": "Build",
+        "latestExecution": {"status": status, "externalExecutionId": "b:1"},
+    }
+    stage = {"stageName": "Build", "latestExecution": latest, "actionStates": [action]}
+    return {"stageStates": [stage]}
+
+
+def test_follow_shows_the_end_of_an_action_that_finished_with_the_execution() -> None:
+    """The Build action and the execution end between two reads: the end is still shown."""
+    build = {"status": "InProgress"}
+
+    def get_execution(**_: Any) -> dict[str, Any]:
+        build["status"] = "Succeeded"  # the action ended with the execution, just now
+        return {"pipelineExecution": {"pipelineExecutionId": "e1", "status": "Succeeded",
+                                      "artifactRevisions": [{"revisionId": A}]}}  # fmt: skip
+
+    session = FakeSession(
+        codepipeline={
+            "get_pipeline_state": lambda **_: _state(build["status"]),
+            "get_pipeline_execution": get_execution,
+        }
+    )
+    shown: list[str] = []
+    report = pipeline.follow(cast(Session, session), "p", "e1", lambda u: shown.append(u.status))
+    assert report.succeeded
+    assert shown[-1] == "Succeeded"

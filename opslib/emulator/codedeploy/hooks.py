@@ -249,6 +249,25 @@ def _end_group(proc: subprocess.Popen[bytes]) -> None:
             continue
     if proc.poll() is None:
         proc.wait(timeout=KILL_GRACE)
+    # The signals are delivered asynchronously: "the hook was ended" holds only once no
+    # process of its group still runs (an ended one may linger as a zombie; that is fine).
+    deadline = time.monotonic() + KILL_GRACE
+    while _group_running(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _group_running(pgid: int) -> bool:
+    """Whether any process of the group still runs (zombies have ended)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 def _group_alive(pgid: int) -> bool:

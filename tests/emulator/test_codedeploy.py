@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from opslib import emulator
 from opslib.emulator import EmulatorInfo
 from opslib.emulator.codedeploy.agent import DEPLOYMENT_LOG
+from opslib.emulator.core.procs import processes_with_env
 from tests.emulator.conftest import aws_cli, client
 from tests.emulator.deploy_helpers import (
     APP,
@@ -360,7 +361,7 @@ def test_an_alarm_in_alarm_stops_the_deployment(
     assert stopped["status"] == "Stopped"
     assert stopped["errorInformation"]["code"] == "ALARM_ACTIVE"
     assert "app-errors" in stopped["errorInformation"]["message"]
-    assert not processes_mentioning("sleep 3141")
+    assert not processes_with_env("DEPLOYMENT_ID", deployment_id)  # its hook was ended
 
 
 def test_app_errors_during_a_release_alarm_stop_and_roll_back(
@@ -534,7 +535,7 @@ def test_an_interrupted_deployment_fails_after_a_restart(
     os.kill(first.pid, signal.SIGKILL)
     second = start_emulator()
     try:
-        assert not processes_mentioning("sleep 3141")
+        assert not processes_with_env("DEPLOYMENT_ID", deployment_id)  # recovery ended them
         found = client(second, "codedeploy").get_deployment(deploymentId=deployment_id)
         assert found["deploymentInfo"]["status"] == "Failed"
         assert found["deploymentInfo"]["errorInformation"]["code"] == "INTERNAL_ERROR"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from opslib.emulator import EmulatorInfo
+from opslib.emulator.core.procs import processes_with_env
 from opslib.emulator.core.zips import write_zip
 from opslib.stack.context import Names
 from opslib.stack.hostconfig import agent_config
@@ -227,8 +228,13 @@ def events_of(
     return {e["lifecycleEventName"]: e for e in target["lifecycleEvents"]}
 
 
-def processes_mentioning(text: str) -> list[int]:
-    """Live processes whose command line contains ``text`` (zombies excluded)."""
+def processes_mentioning(text: str, deployment_id: str | None = None) -> list[int]:
+    """Live processes whose command line contains ``text`` (zombies excluded).
+
+    With ``deployment_id``, only that deployment's hook processes (its DEPLOYMENT_ID in their
+    environment): under pytest-xdist another test's hook with the same command may be ending.
+    """
+    own = None if deployment_id is None else set(processes_with_env("DEPLOYMENT_ID", deployment_id))
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -238,7 +244,7 @@ def processes_mentioning(text: str) -> list[int]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except (OSError, IndexError, UnicodeDecodeError):
             continue
-        if text in cmdline and state != "Z":
+        if text in cmdline and state != "Z" and (own is None or int(entry.name) in own):
             found.append(int(entry.name))
     return found
 

@@ -294,7 +294,7 @@ def _slow_deployment(
         lambda: events_of(info, deployment_id, ids[-1])["BeforeInstall"]["status"] == "InProgress",
         what="BeforeInstall to run",
     )
-    wait_until(lambda: processes_mentioning("sleep 3141"), what="the hook's process")
+    wait_until(lambda: processes_mentioning("sleep 3141", deployment_id), what="the hook's process")
     return deployment_id, ids[-1]
 
 
@@ -307,7 +307,7 @@ def test_stop_deployment_ends_the_running_hook(
     stopped = wait_deployment(shared, deployment_id, timeout=30)
     assert stopped["status"] == "Stopped"
     assert stopped["errorInformation"]["code"] == "MANUAL_STOP"
-    assert not processes_mentioning("sleep 3141")
+    assert not processes_mentioning("sleep 3141", deployment_id)
     assert events_of(shared, deployment_id, instance_id)["Install"]["status"] == "Skipped"
     with pytest.raises(ClientError) as refused:
         codedeploy.stop_deployment(deploymentId=deployment_id)
@@ -340,7 +340,7 @@ def test_a_hook_past_its_timeout_fails_script_timed_out(
     event = events_of(shared, deployment_id, tmp_fleet[0])["AfterInstall"]
     assert event["diagnostics"]["errorCode"] == "ScriptTimedOut"
     assert "failed to complete in 1 seconds" in event["diagnostics"]["message"]
-    assert not processes_mentioning("sleep 2718")
+    assert not processes_mentioning("sleep 2718", deployment_id)
     assert "no earlier successful" in failed["rollbackInfo"]["rollbackMessage"]
 
 
@@ -397,7 +397,7 @@ def test_app_errors_during_a_release_alarm_stop_and_roll_back(
         shared, f"{group}/v2.zip", hook_bundle(tmp_path, "v2", {"AfterInstall": SLOW}, timeout=600)
     )
     release_id = deploy(shared, release, group)
-    wait_until(lambda: processes_mentioning("sleep 3141"), what="the release's hook to run")
+    wait_until(lambda: processes_mentioning("sleep 3141", release_id), what="the release's hook")
     errors = [{"MetricName": "AppErrors", "Value": 1.0} for _ in range(6)]
     cloudwatch.put_metric_data(Namespace=NAMES.metric_namespace, MetricData=errors)
     # The minute of the errors must end before the alarm can see it (as on AWS).

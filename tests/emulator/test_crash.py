@@ -164,7 +164,7 @@ def _crash_mid_deployment(released: Stack) -> None:
     codedeploy = client(released.info, "codedeploy")
     (cut,) = codedeploy.list_deployments(includeOnlyStatuses=["InProgress"])["deployments"]
     released.crash()
-    assert not processes_mentioning("sleep 2719")
+    assert not processes_mentioning("sleep 2719", cut)
     failed = client(released.info, "codedeploy").get_deployment(deploymentId=cut)
     assert failed["deploymentInfo"]["errorInformation"]["code"] == "INTERNAL_ERROR"
     _assert_whole(released)  # includes the rollback having served the good commit again

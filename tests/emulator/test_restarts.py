@@ -96,13 +96,13 @@ def test_a_deployment_cut_short_by_a_restart_rolls_back(
              == "InProgress"), None),
         what="ValidateService to run",
     )  # fmt: skip
-    wait_until(lambda: processes_mentioning("sleep 2718"), what="the hanging hook")
+    wait_until(lambda: processes_mentioning("sleep 2718", cut), what="the hanging hook")
     second = _restart(start_emulator, first, how)
     try:
         failed = client(second, "codedeploy").get_deployment(deploymentId=cut)["deploymentInfo"]
         assert failed["status"] == "Failed"
         assert failed["errorInformation"]["code"] == "INTERNAL_ERROR"
-        assert not processes_mentioning("sleep 2718")
+        assert not processes_mentioning("sleep 2718", cut)
         rollback_id = wait_until(
             lambda: client(second, "codedeploy").get_deployment(deploymentId=cut)[
                 "deploymentInfo"].get("rollbackInfo", {}).get("rollbackDeploymentId"),

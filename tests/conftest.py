@@ -25,8 +25,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         tier = Path(str(item.fspath)).relative_to(REPO / "tests").parts[0]
         if tier in TIERS:
             item.add_marker(getattr(pytest.mark, tier))
-        group = tier if tier == "runbooks" else str(Path(str(item.fspath)).relative_to(REPO))
-        item.add_marker(pytest.mark.xdist_group(group))
+        if config.pluginmanager.hasplugin("xdist"):  # not under `-p no:xdist`
+            group = tier if tier == "runbooks" else str(Path(str(item.fspath)).relative_to(REPO))
+            item.add_marker(pytest.mark.xdist_group(group))
         if item.get_closest_marker("aws") and os.environ.get("OPSLIB_AWS_TESTS") != "1":
             item.add_marker(skip_aws)
 

@@ -217,9 +217,9 @@ class AlarmEvaluator:
     def register(self) -> None:
         gateway = self.runtime.gateway
         gateway.handle(SERVICE, "SetAlarmState", self.set_alarm_state)
-        for op in ("PutMetricAlarm", "PutCompositeAlarm"):
-            gateway.check(SERVICE, op, self._remember_state)
-            gateway.after(SERVICE, op, self._after_put)
+        gateway.handle(SERVICE, "PutCompositeAlarm", self.put_composite_alarm)
+        gateway.check(SERVICE, "PutMetricAlarm", self._remember_state)
+        gateway.after(SERVICE, "PutMetricAlarm", self._after_put)
 
     def _backend(self, account: str, region: str) -> Any:
         return cloudwatch_backends[account][region]
@@ -262,6 +262,36 @@ class AlarmEvaluator:
         item = configuration_update_item(name, kind, now, configuration, remembered is None)
         self.store.add_history(request.region, [item])
         self._due.pop(alarm.alarm_arn, None)  # evaluate a new or changed alarm at once
+
+    def put_composite_alarm(self, request: ApiRequest) -> ApiResponse:
+        """moto stores composites (an alarm with a rule) but does not route this operation."""
+        p = params(request)
+        name = str(p.get("AlarmName") or "")
+        try:
+            rule = parse_alarm_rule(str(p.get("AlarmRule") or ""))
+        except CloudWatchError as exc:
+            raise ApiException(exc.code, f"Error in AlarmRule [{exc.message}]") from exc
+        backend = self._backend(request.account_id, request.region)
+        missing = [c for c in rule.children if not _known_alarm(backend, c)]
+        if missing:
+            raise ApiException(
+                "ValidationError",
+                f"Could not save the composite alarm as alarms [{', '.join(missing)}] "
+                "in the alarm rule do not exist",
+            )
+        self._remember_state(request)
+        backend.put_metric_alarm(
+            name=name, namespace=None, metric_name=None, comparison_operator=None,
+            evaluation_periods=None, period=None, threshold=None, statistic=None,
+            description=p.get("AlarmDescription"), dimensions=[],
+            alarm_actions=list(p.get("AlarmActions") or []),
+            ok_actions=list(p.get("OKActions") or []),
+            insufficient_data_actions=list(p.get("InsufficientDataActions") or []),
+            actions_enabled=p.get("ActionsEnabled", True) is not False,
+            rule=rule.text, tags=list(p.get("Tags") or []),
+        )  # fmt: skip
+        self._after_put(request, b"")
+        return respond(request, {})
 
     def set_alarm_state(self, request: ApiRequest) -> ApiResponse:
         p = params(request)
@@ -484,6 +514,13 @@ class AlarmEvaluator:
         }[verb]
         call(InstanceIds=[instance])
         return None
+
+
+def _known_alarm(backend: Any, name_or_arn: str) -> bool:
+    """A child named by name or ARN exists in this account and region (AWS requires it)."""
+    return name_or_arn in backend.alarms or any(
+        alarm.alarm_arn == name_or_arn for alarm in backend.alarms.values()
+    )
 
 
 def _when(ts: float) -> datetime:

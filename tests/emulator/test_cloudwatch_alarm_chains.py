@@ -1,0 +1,188 @@
+"""Alarms fed the way a stack feeds them: log lines through a metric filter, metric math, and
+composite alarms over other alarms — each evaluated by the emulator, not set by hand."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from opslib.emulator import EmulatorInfo
+from tests.emulator.conftest import client
+from tests.emulator.deploy_helpers import wait_until
+
+pytestmark = pytest.mark.emulator
+
+
+@pytest.fixture
+def fast(start_emulator: Callable[..., EmulatorInfo]) -> EmulatorInfo:
+    """An emulator whose alarms are evaluated every half second (the documented time scale)."""
+    return start_emulator(OPSLIB_ALARM_EVALUATION_INTERVAL="0.5")
+
+
+def _alarm(info: EmulatorInfo, name: str) -> dict[str, Any]:
+    found = client(info, "cloudwatch").describe_alarms(
+        AlarmNames=[name], AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+    )
+    alarms = found["MetricAlarms"] + found["CompositeAlarms"]
+    assert len(alarms) == 1, f"expected one alarm named {name}, got {alarms}"
+    return alarms[0]
+
+
+def _wait_state(info: EmulatorInfo, name: str, state: str) -> dict[str, Any]:
+    def reached() -> dict[str, Any] | None:
+        alarm = _alarm(info, name)
+        return alarm if alarm["StateValue"] == state else None
+
+    return wait_until(reached, timeout=60, what=f"alarm {name} to reach {state}")
+
+
+def _minute(minutes_ago: int) -> datetime:
+    return datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=minutes_ago)
+
+
+def test_error_log_lines_drive_an_alarm_through_a_metric_filter(fast: EmulatorInfo) -> None:
+    logs = client(fast, "logs")
+    logs.create_log_group(logGroupName="/app")
+    logs.create_log_stream(logGroupName="/app", logStreamName="host-1")
+    logs.put_metric_filter(
+        logGroupName="/app", filterName="errors",
+        filterPattern='{ $.level = "error" && $.count = * }',
+        metricTransformations=[{"metricName": "LogErrors", "metricNamespace": "App",
+                                "metricValue": "$.count", "unit": "Count"}],
+    )  # fmt: skip
+    cloudwatch = client(fast, "cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName="log-errors", Namespace="App", MetricName="LogErrors", Statistic="Sum",
+        Period=60, EvaluationPeriods=1, Threshold=5, ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+    )  # fmt: skip
+    _wait_state(fast, "log-errors", "OK")  # no data yet is "not breaching"
+
+    now_ms = int(time.time() * 1000)
+    lines = [
+        {"level": "error", "count": 4},
+        {"level": "info", "count": 100},  # does not match: its count must not be summed
+        {"level": "error", "count": 3},
+        {"level": "warn", "count": 50},
+    ]
+    logs.put_log_events(
+        logGroupName="/app", logStreamName="host-1",
+        logEvents=[{"timestamp": now_ms + i, "message": json.dumps(line)}
+                   for i, line in enumerate(lines)],
+    )  # fmt: skip
+
+    alarm = _wait_state(fast, "log-errors", "ALARM")
+    assert "[7.0 (" in alarm["StateReason"]  # 4 + 3 from the two error lines only
+    assert "greater than the threshold (5.0)" in alarm["StateReason"]
+    stats = cloudwatch.get_metric_statistics(
+        Namespace="App", MetricName="LogErrors", StartTime=_minute(2),
+        EndTime=_minute(-2), Period=60, Statistics=["Sum", "SampleCount"],
+    )  # fmt: skip
+    assert sum(p["Sum"] for p in stats["Datapoints"]) == 7.0
+    assert sum(p["SampleCount"] for p in stats["Datapoints"]) == 2.0
+
+
+def test_a_metric_math_alarm_evaluates_the_expression(fast: EmulatorInfo) -> None:
+    cloudwatch = client(fast, "cloudwatch")
+    for minutes_ago in (3, 2, 1):
+        at = _minute(minutes_ago)
+        cloudwatch.put_metric_data(
+            Namespace="App",
+            MetricData=[
+                {"MetricName": "Requests", "Value": 200.0, "Timestamp": at},
+                {"MetricName": "Failures", "Value": 30.0 if minutes_ago < 3 else 1.0,
+                 "Timestamp": at},
+            ],
+        )  # fmt: skip
+
+    def stat(metric_id: str, name: str) -> dict[str, Any]:
+        return {
+            "Id": metric_id, "ReturnData": False,
+            "MetricStat": {"Metric": {"Namespace": "App", "MetricName": name},
+                           "Period": 60, "Stat": "Sum"},
+        }  # fmt: skip
+
+    cloudwatch.put_metric_alarm(
+        AlarmName="failure-rate", EvaluationPeriods=3, DatapointsToAlarm=2, Threshold=10,
+        ComparisonOperator="GreaterThanThreshold",
+        Metrics=[stat("f", "Failures"), stat("r", "Requests"),
+                 {"Id": "rate", "Expression": "100 * f / r", "Label": "failure %",
+                  "ReturnData": True}],
+    )  # fmt: skip
+    alarm = _wait_state(fast, "failure-rate", "ALARM")
+    assert "2 out of the last 3 datapoints [15.0 (" in alarm["StateReason"]
+    reason = json.loads(alarm["StateReasonData"])
+    assert "statistic" not in reason  # math alarms carry no statistic
+    assert reason["recentDatapoints"][-2:] == [15.0, 15.0]
+
+
+def test_a_composite_alarm_follows_its_children(fast: EmulatorInfo) -> None:
+    cloudwatch = client(fast, "cloudwatch")
+    for name in ("cpu", "errors"):
+        cloudwatch.put_metric_alarm(
+            AlarmName=name, Namespace="App", MetricName=name.title(), Statistic="Maximum",
+            Period=60, EvaluationPeriods=1, Threshold=50,
+            ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
+        )  # fmt: skip
+    cloudwatch.put_composite_alarm(
+        AlarmName="service-down", AlarmRule="ALARM(cpu) AND ALARM(errors)"
+    )
+    for name in ("cpu", "errors"):
+        _wait_state(fast, name, "OK")
+    assert _wait_state(fast, "service-down", "OK")["StateValue"] == "OK"
+
+    cloudwatch.put_metric_data(Namespace="App", MetricData=[{"MetricName": "Cpu", "Value": 90.0}])
+    _wait_state(fast, "cpu", "ALARM")
+    assert _alarm(fast, "service-down")["StateValue"] == "OK"  # one child is not enough
+
+    cloudwatch.put_metric_data(
+        Namespace="App", MetricData=[{"MetricName": "Errors", "Value": 70.0}]
+    )
+    _wait_state(fast, "errors", "ALARM")
+    composite = _wait_state(fast, "service-down", "ALARM")
+    when = r"\w+ \d{1,2} \w+, \d{4} \d\d:\d\d:\d\d UTC"
+    arn = r"arn:aws:cloudwatch:us-east-1:\d{12}:alarm:(cpu|errors)"
+    assert re.fullmatch(f"{arn} transitioned to ALARM at {when}", composite["StateReason"]), (
+        composite["StateReason"]
+    )
+    triggering = json.loads(composite["StateReasonData"])["triggeringAlarms"]
+    assert {t["arn"].rsplit(":", 1)[1] for t in triggering} <= {"cpu", "errors"}
+    assert all(t["state"]["value"] == "ALARM" for t in triggering)
+    kwargs: dict[str, Any] = {"AlarmName": "service-down", "HistoryItemType": "StateUpdate"}
+    assert cloudwatch.describe_alarm_history(**kwargs)["AlarmHistoryItems"] == []  # metric only
+    history = cloudwatch.describe_alarm_history(**kwargs, AlarmTypes=["CompositeAlarm"])[
+        "AlarmHistoryItems"
+    ]
+    assert history[0]["AlarmType"] == "CompositeAlarm"
+    assert history[0]["HistorySummary"] == "Alarm updated from OK to ALARM"
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("ALARM(nope)", "Could not save the composite alarm as alarms [nope] in the alarm rule"),
+        ("ALARM(cpu) AND", "Error in AlarmRule ["),
+        ("ALARM(cpu) OR (OK(cpu)", "Error in AlarmRule ["),
+    ],
+)
+def test_a_bad_composite_rule_is_refused_and_nothing_is_kept(
+    running: EmulatorInfo, rule: str, message: str
+) -> None:
+    cloudwatch = client(running, "cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName="cpu", Namespace="App", MetricName="Cpu", Statistic="Maximum", Period=60,
+        EvaluationPeriods=1, Threshold=50, ComparisonOperator="GreaterThanThreshold",
+    )  # fmt: skip
+    with pytest.raises(ClientError) as refused:
+        cloudwatch.put_composite_alarm(AlarmName="bad", AlarmRule=rule)
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+    assert message in refused.value.response["Error"]["Message"]
+    found = cloudwatch.describe_alarms(AlarmTypes=["CompositeAlarm"])["CompositeAlarms"]
+    assert found == []

@@ -29,6 +29,9 @@ class FilterSpec:
     metric: str
 
 
+APP_ERRORS_PATTERN = '{ ($.level = "error") || ($.status >= 500) }'  # the app's JSON lines
+
+
 def metric_filters(ctx: Context) -> dict[str, FilterSpec]:
     """Filter name → spec: pipeline and deployment failures from events, app errors."""
     names = ctx.names
@@ -45,9 +48,7 @@ def metric_filters(ctx: Context) -> dict[str, FilterSpec]:
             f'&& ($.detail.application = "{names.application}") }}',
             "DeploymentFailures",
         ),
-        f"{ctx.stack}-app-errors": FilterSpec(
-            names.app_log_group, '{ ($.level = "error") || ($.status >= 500) }', "AppErrors"
-        ),
+        f"{ctx.stack}-app-errors": FilterSpec(names.app_log_group, APP_ERRORS_PATTERN, "AppErrors"),
     }
 
 

@@ -24,6 +24,8 @@ from opslib import emulator
 from opslib.emulator import EmulatorInfo
 from opslib.emulator.codedeploy.agent import DEPLOYMENT_LOG
 from opslib.emulator.core.procs import processes_with_env
+from opslib.stack.hostconfig import APP_LOG
+from opslib.stack.monitoring import APP_ERRORS_PATTERN
 from tests.emulator.conftest import aws_cli, client
 from tests.emulator.deploy_helpers import (
     APP,
@@ -367,15 +369,21 @@ def test_an_alarm_in_alarm_stops_the_deployment(
 def test_app_errors_during_a_release_alarm_stop_and_roll_back(
     shared: EmulatorInfo, tmp_path: Path, tmp_fleet: list[str]
 ) -> None:
-    """The seed's alarm chain with no SetAlarmState: app errors -> the stack's app-errors
-    alarm (as opslib/stack/monitoring.py defines it) evaluates to ALARM -> CodeDeploy's
-    alarm poll stops the release and rolls back to the last good revision.
-
-    The errors are published as the app-errors metric filter would publish them (its
-    namespace and metric, one datapoint per error line, stamped now); the filter itself is
-    the Logs service's part.
+    """The seed's alarm chain with no SetAlarmState and no PutMetricData: the release writes
+    error lines to the app's log on the host -> the CloudWatch agent ships them to the app
+    log group -> the stack's app-errors metric filter counts them -> the app-errors alarm
+    (as opslib/stack/monitoring.py defines it) evaluates to ALARM -> CodeDeploy's alarm poll
+    stops the release and rolls back to the last good revision.
     """
     group, alarm = "Alarm-Rollback", "opslib-test-app-errors-e2e"
+    logs = client(shared, "logs")
+    if not logs.describe_log_groups(logGroupNamePrefix=NAMES.app_log_group)["logGroups"]:
+        logs.create_log_group(logGroupName=NAMES.app_log_group)
+    logs.put_metric_filter(
+        logGroupName=NAMES.app_log_group, filterName="app-errors", filterPattern=APP_ERRORS_PATTERN,
+        metricTransformations=[{"metricName": "AppErrors", "metricValue": "1",
+                                "metricNamespace": NAMES.metric_namespace}],
+    )  # fmt: skip
     cloudwatch = client(shared, "cloudwatch")
     cloudwatch.put_metric_alarm(
         AlarmName=alarm, Namespace=NAMES.metric_namespace, MetricName="AppErrors",
@@ -393,13 +401,15 @@ def test_app_errors_during_a_release_alarm_stop_and_roll_back(
     )  # fmt: skip
     good = upload(shared, f"{group}/v1.zip", app_bundle(tmp_path, "test1"))
     assert wait_deployment(shared, deploy(shared, good, group))["status"] == "Succeeded"
+    errors = "\n".join(['{"level":"error","msg":"upstream refused"}'] * 6 + ['{"level":"info"}'])
+    log = f'"$OPSLIB_HOST_ROOT{APP_LOG}"'
+    erroring = f"mkdir -p \"$(dirname {log})\"\nprintf '%s\\n' '{errors}' >> {log}\n{SLOW}"
     release = upload(
-        shared, f"{group}/v2.zip", hook_bundle(tmp_path, "v2", {"AfterInstall": SLOW}, timeout=600)
-    )
+        shared, f"{group}/v2.zip",
+        hook_bundle(tmp_path, "v2", {"AfterInstall": erroring}, timeout=600),
+    )  # fmt: skip
     release_id = deploy(shared, release, group)
     wait_until(lambda: processes_mentioning("sleep 3141", release_id), what="the release's hook")
-    errors = [{"MetricName": "AppErrors", "Value": 1.0} for _ in range(6)]
-    cloudwatch.put_metric_data(Namespace=NAMES.metric_namespace, MetricData=errors)
     # The minute of the errors must end before the alarm can see it (as on AWS).
     stopped = wait_deployment(shared, release_id, timeout=150)
     assert stopped["status"] == "Stopped"

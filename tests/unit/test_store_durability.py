@@ -26,7 +26,12 @@ def aws() -> Iterator[dict[str, Any]]:
 
 
 def _files(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+    """Every file under ``directory`` (S3 bodies in their folder included), by relative path."""
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _fail_second_fsync(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,6 +26,8 @@ from functools import partial
 from types import ModuleType
 from typing import Any
 
+from opslib.emulator.core import s3bodies
+
 
 def _codebuild_locations(responses: Any) -> None:
     """Fix moto's CreateProject: CODEPIPELINE and NO_SOURCE projects need no location."""
@@ -278,7 +280,7 @@ Fix = Callable[[Any], None]  # patches the module it is given (typed loosely on 
 FIXES: dict[str, tuple[Fix, ...]] = {
     "moto.codebuild.responses": (_codebuild_locations, _codebuild_update_project),
     "moto.codedeploy.responses": (_codedeploy_groups,),
-    "moto.s3.models": (_s3_policy_conditions,),
+    "moto.s3.models": (_s3_policy_conditions, s3bodies.install),
     "moto.s3.utils": (_s3_versions_picklable,),
     "moto.ssm.models": (_ssm_picklable,),
 }

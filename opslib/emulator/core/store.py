@@ -42,6 +42,7 @@ from typing import Any
 
 from moto.backends import get_backend
 
+from opslib.emulator.core import s3bodies
 from opslib.exceptions import StateNotDurable
 
 logger = logging.getLogger(__name__)
@@ -185,6 +186,11 @@ class MotoSnapshots:
         directory.mkdir(parents=True, exist_ok=True)
         remove_stale_temp_files(directory)
         self._digests: dict[str, bytes] = {}  # what each snapshot on disk holds
+        self.bodies = directory / "s3-bodies"  # S3 object bodies, outside the snapshot
+        if self.bodies.is_dir():
+            s3bodies.remove_stale(self.bodies)
+        self._bodies_named: set[str] | None = None  # those the S3 snapshot on disk names
+        self._bodies_pickled: set[str] = set()  # those the last S3 pickle names
 
     def _path(self, service: str) -> Path:
         return self.directory / f"{service}.pickle"
@@ -209,6 +215,14 @@ class MotoSnapshots:
         finally:
             for tmp in staged.values():
                 tmp.unlink(missing_ok=True)  # only those a failure left unrenamed exist
+        if "s3" in changed:
+            self._drop_unnamed_bodies(self._bodies_pickled)
+
+    def _drop_unnamed_bodies(self, named: set[str]) -> None:
+        """The S3 snapshot on disk names ``named``: remove the bodies it no longer names."""
+        if named != self._bodies_named:
+            s3bodies.collect_garbage(self.bodies, named)
+            self._bodies_named = set(named)
 
     def _changed(self, services: Iterable[str]) -> dict[str, bytes]:
         """The pickles of those services whose state differs from their snapshot."""
@@ -220,10 +234,14 @@ class MotoSnapshots:
                     changed[service] = data
         return changed
 
-    @staticmethod
-    def _pickle(service: str) -> bytes:
+    def _pickle(self, service: str) -> bytes:
         try:
-            return pickle.dumps(_plain(service))
+            if service != "s3":
+                return pickle.dumps(_plain(service))
+            with _storing("the bodies of S3 objects"), s3bodies.bodies_in(self.bodies) as named:
+                data = pickle.dumps(_plain(service))  # writes the bodies not stored yet
+                self._bodies_pickled = set(named)
+            return data
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
             raise StateNotDurable(f"the moto state of {service} cannot be pickled: {exc}") from exc
 
@@ -252,7 +270,12 @@ class MotoSnapshots:
             self._digests.pop(service, None)
             return False
         data = path.read_bytes()
-        _load_into(service, pickle.loads(data))
+        if service == "s3":
+            with s3bodies.bodies_in(self.bodies) as named:
+                _load_into(service, pickle.loads(data))
+            self._bodies_named = set(named)
+        else:
+            _load_into(service, pickle.loads(data))
         self._digests[service] = _digest(data)
         return True
 

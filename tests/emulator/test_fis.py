@@ -242,7 +242,7 @@ def test_api_fault_injection_fails_only_the_target_roles_calls(
     )
     fis = client(fis_emulator, "fis")
     experiment_id = fis.start_experiment(experimentTemplateId=template)["experiment"]["id"]
-    creds = client(fis_emulator, "sts").assume_role(RoleArn=role, RoleSessionName="s")
+    creds = client(fis_emulator, "sts").assume_role(RoleArn=role, RoleSessionName="drill")
     keys = creds["Credentials"]
     import boto3
 

@@ -54,29 +54,32 @@ def bindings(signing_name: str) -> tuple[Binding, ...]:
         operation = model.operation_model(name)
         http = operation.http
         path, _, query = str(http["requestUri"]).partition("?")
-        headers = _required_headers(operation.input_shape)
+        headers = _required(operation.input_shape, "header")
+        words = _required(operation.input_shape, "querystring", lower=False)
         found.append(
             Binding(
                 operation=name,
                 method=str(http["method"]).upper(),
                 pattern=_compile(path),
-                query=frozenset(w.split("=")[0] for w in query.split("&") if w),
+                query=frozenset(w.split("=")[0] for w in query.split("&") if w) | words,
                 headers=headers,
-                weight=len(_LABEL_RE.sub("", path)) + 10 * len(query) + 10 * len(headers),
+                weight=len(_LABEL_RE.sub("", path)) + 10 * (len(query) + len(words) + len(headers)),
             )
         )
     return tuple(sorted(found, key=lambda b: -b.weight))
 
 
-def _required_headers(shape: Any) -> frozenset[str]:
+def _required(shape: Any, location: str, lower: bool = True) -> frozenset[str]:
+    """The wire names of the required input members sent in ``location`` (header, query)."""
     if shape is None:
         return frozenset()
     required = set(shape.metadata.get("required", ()))
-    return frozenset(
-        str(member.serialization["name"]).lower()
+    names = (
+        str(member.serialization["name"])
         for name, member in shape.members.items()
-        if name in required and member.serialization.get("location") == "header"
+        if name in required and member.serialization.get("location") == location
     )
+    return frozenset(n.lower() if lower else n for n in names)
 
 
 def _compile(path: str) -> re.Pattern[str]:
@@ -100,8 +103,9 @@ def rest_call(
 ) -> RestCall | None:
     """The operation ``method path?query`` calls in a REST service, or None.
 
-    ``headers`` (lower-case names) tell apart bindings that differ only by a required
-    header: S3's CopyObject is PutObject's binding with ``x-amz-copy-source``.
+    Required members sent as headers or query words tell apart bindings with one path:
+    S3's CopyObject is PutObject's binding with ``x-amz-copy-source``, UploadPart with
+    ``partNumber`` and ``uploadId``.
     """
     words = set(urllib.parse.parse_qs(query_string, keep_blank_values=True))
     present = {h.lower() for h in headers or {}}

@@ -1,12 +1,15 @@
-"""``opslib emulator start|stop|status|reset|logs``."""
+"""``opslib emulator start|stop|status|reset|logs|fault``."""
 
 from __future__ import annotations
+
+import time
 
 import click
 
 from opslib import emulator
 from opslib.cli.state import CliState, pass_state
 from opslib.config import check_state_dir
+from opslib.exceptions import EmulatorNotRunning
 
 
 @click.group("emulator")
@@ -72,3 +75,80 @@ def logs(state: CliState, lines: int) -> None:
     """Show the end of the emulator's own log."""
     for line in emulator.log_lines(check_state_dir(state.config()), lines):
         click.echo(line)
+
+
+@emulator_group.group("fault")
+def fault_group() -> None:
+    """Emulator-only fault switch (not an AWS API): make a service or region answer errors."""
+
+
+def _endpoint(state: CliState) -> str:
+    current = emulator.status(check_state_dir(state.config()))
+    if not current.running or current.info is None:
+        raise EmulatorNotRunning(
+            "the emulator is not running (start it with 'opslib emulator start')"
+        )
+    return current.info.endpoint
+
+
+def _describe(fault: emulator.Fault) -> str:
+    reach = fault.service or "every service"
+    where = fault.region or "every region"
+    ops = ",".join(fault.operations) or "every operation"
+    until = (
+        f"until {time.strftime('%H:%M:%S', time.localtime(fault.expires))}"
+        if fault.expires
+        else "until cleared"
+    )
+    by = f" (FIS experiment {fault.experiment_id})" if fault.experiment_id else ""
+    return f"{fault.id}: {reach} in {where}, {ops}: {fault.error} at {fault.rate:.0%}, {until}{by}"
+
+
+@fault_group.command("add")
+@click.option("--service", default="", help="SigV4 signing name: s3, ec2, ... (default: all)")
+@click.option("--region", default="", help="Region, e.g. us-east-1 (default: all)")
+@click.option(
+    "--error",
+    type=click.Choice(["ServiceUnavailable", "InternalError", "Throttling"]),
+    default="ServiceUnavailable",
+    show_default=True,
+)
+@click.option("--rate", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True)
+@click.option("--operation", "operations", multiple=True, help="Only this operation (repeatable).")
+@click.option("--duration", default=None, help="e.g. 30s, 5m, 1h (default: until cleared).")
+@pass_state
+def fault_add(
+    state: CliState,
+    service: str,
+    region: str,
+    error: str,
+    rate: float,
+    operations: tuple[str, ...],
+    duration: str | None,
+) -> None:
+    """Make matching requests fail as an AWS outage would (emulator only)."""
+    fault = emulator.inject_fault(
+        _endpoint(state), service=service, region=region, error=error, rate=rate,
+        operations=operations, duration=duration,
+    )  # fmt: skip
+    click.echo(f"injected {_describe(fault)}")
+
+
+@fault_group.command("list")
+@pass_state
+def fault_list(state: CliState) -> None:
+    """The faults in force."""
+    faults = emulator.list_faults(_endpoint(state))
+    for fault in faults:
+        click.echo(_describe(fault))
+    if not faults:
+        click.echo("no faults in force")
+
+
+@fault_group.command("clear")
+@click.option("--id", "fault_id", default="", help="Only this fault (default: all).")
+@pass_state
+def fault_clear(state: CliState, fault_id: str) -> None:
+    """Remove faults: all, or one by id."""
+    gone = emulator.clear_faults(_endpoint(state), fault_id)
+    click.echo(f"cleared {len(gone)} fault(s)")

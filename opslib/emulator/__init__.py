@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from opslib.emulator.core.faultclient import clear_faults, inject_fault, list_faults
+from opslib.emulator.core.faultspec import Fault
 from opslib.emulator.core.lifecycle import (
     EmulatorInfo,
     EmulatorStatus,
@@ -25,7 +27,11 @@ if TYPE_CHECKING:  # the server process imports this package too: it needs no co
 __all__ = [
     "EmulatorInfo",
     "EmulatorStatus",
+    "Fault",
+    "clear_faults",
     "ensure_running",
+    "inject_fault",
+    "list_faults",
     "log_lines",
     "reset",
     "start",

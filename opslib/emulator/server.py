@@ -36,6 +36,7 @@ from opslib.emulator.cloudwatch.logs import LogService
 from opslib.emulator.cloudwatch.logstore import LogStore
 from opslib.emulator.cloudwatch.metrics import MetricService
 from opslib.emulator.core import limits, motofixes
+from opslib.emulator.core.faults import FaultSwitch
 from opslib.emulator.core.gateway import Gateway
 from opslib.emulator.core.lifecycle import EXIT_NO_SPACE, INFO_FILE, PORT_FILE
 from opslib.emulator.core.runtime import Runtime
@@ -54,6 +55,7 @@ if TYPE_CHECKING:  # imported when a request first needs them (see Emulator._roo
     from opslib.emulator.codebuild.service import BuildService
     from opslib.emulator.codedeploy.service import DeployService
     from opslib.emulator.codepipeline.service import PipelineService
+    from opslib.emulator.fis.service import FisService
 
 logger = logging.getLogger("opslib.emulator")
 
@@ -62,6 +64,7 @@ ROOM_SERVICES = {
     "codebuild": ("codebuild",),
     "codedeploy": ("codedeploy",),
     "codepipeline": ("codepipeline", "codestar-connections", "codeconnections"),
+    "fis": ("fis",),
 }
 
 
@@ -79,6 +82,8 @@ class Emulator:
         gateway = Gateway(DomainDispatcherApplication(create_backend_app), snapshots, self.health)
         limits.register(gateway)
         self.runtime = Runtime(gateway, RecordStore(state_dir / "records.sqlite"), state_dir)
+        self.faults = FaultSwitch(self.runtime)  # /_opslib/faults, before every request
+        self.faults.register()
         log_store = LogStore(state_dir / "logs.sqlite")
         import_moto_logs(log_store, state_dir / "moto")
         self.logs = LogService(self.runtime, log_store)
@@ -88,12 +93,14 @@ class Emulator:
         self.builds: BuildService | None = None
         self.deploys: DeployService | None = None
         self.pipelines: PipelineService | None = None
+        self.fis: FisService | None = None
         self.hosts = HostService(self.runtime)
         self.hosts.register()
         loaders = {
             "codebuild": self._load_builds,
             "codedeploy": self._load_deploys,
             "codepipeline": self._load_pipelines,
+            "fis": self._load_fis,
         }
         if self._has_state(state_dir):  # work to recover or pipelines to poll: all now
             for load in loaders.values():
@@ -168,6 +175,17 @@ class Emulator:
         if self.runtime.endpoint:  # loaded by a request: the server listens already
             pipelines.start_poller()
 
+    def _load_fis(self) -> None:
+        """FIS's room: experiments with their effects; fails those a crash interrupted."""
+        if self.fis is not None:
+            return
+        from opslib.emulator.fis.service import FisService
+
+        fis = FisService(self.runtime, self.faults, self.timeout_scale)
+        fis.register()
+        logger.info("closed %d FIS experiment(s) interrupted", fis.recover())
+        self.fis = fis
+
     def health(self) -> dict[str, Any]:
         return {
             "status": "ok",
@@ -209,7 +227,7 @@ class Emulator:
         self.runtime.stopping.set()
         self.alarms.stop()
         with self.runtime.gateway.lock:  # no room is loaded while we stop the loaded ones
-            rooms = (self.pipelines, self.builds, self.deploys)
+            rooms = (self.fis, self.pipelines, self.builds, self.deploys)
             self.runtime.gateway.loaders.clear()
         for room in rooms:
             if room is not None:

@@ -378,3 +378,48 @@ def test_opslib_run_attaches_to_a_running_execution_of_the_commit(
     )
     assert bad.returncode == 1
     assert bad.stderr.strip() == (f"Error: --commit: 'no-such-commit' is not a commit of {repo}")
+
+
+def test_retry_stage_execution_reruns_the_failed_stage_and_goes_on(
+    running: EmulatorInfo, tmp_path: Path
+) -> None:
+    fixed = tmp_path / "fixed"  # the build fails until this file exists (the "fix")
+    buildspec = f"version: 0.2\nphases:\n  build:\n    commands:\n      - test -f {fixed}\n"
+    make_repo(tmp_path / "repo", {"buildspec.yml": buildspec})
+    create_pipeline(running, "retried", tmp_path / "repo", approval=True)
+    failed = wait_for_execution(running, "retried")
+    assert failed["status"] == "Failed"
+    execution_id = failed["pipelineExecutionId"]
+    codepipeline = client(running, "codepipeline")
+    errors = codepipeline.exceptions
+
+    with pytest.raises(errors.StageNotRetryableException):  # Source succeeded
+        codepipeline.retry_stage_execution(pipelineName="retried", stageName="Source",
+            pipelineExecutionId=execution_id, retryMode="FAILED_ACTIONS")  # fmt: skip
+    with pytest.raises(errors.StageNotFoundException):
+        codepipeline.retry_stage_execution(pipelineName="retried", stageName="Nope",
+            pipelineExecutionId=execution_id, retryMode="FAILED_ACTIONS")  # fmt: skip
+    fixed.write_text("")
+    retried = codepipeline.retry_stage_execution(pipelineName="retried", stageName="Build",
+        pipelineExecutionId=execution_id, retryMode="FAILED_ACTIONS")  # fmt: skip
+    assert retried["pipelineExecutionId"] == execution_id
+    with pytest.raises(errors.ConflictException):  # busy: it runs again
+        codepipeline.retry_stage_execution(pipelineName="retried", stageName="Build",
+            pipelineExecutionId=execution_id, retryMode="ALL_ACTIONS")  # fmt: skip
+
+    approval = wait_for_action(running, "retried", "Approve")  # it went on to the next stage
+    codepipeline.put_approval_result(
+        pipelineName="retried", stageName="Approve", actionName="Approve",
+        result={"summary": "ok", "status": "Approved"}, token=approval["token"],
+    )  # fmt: skip
+    done = wait_for_execution(running, "retried")
+    assert (done["pipelineExecutionId"], done["status"]) == (execution_id, "Succeeded")
+    assert "statusSummary" not in done or not done["statusSummary"]
+    actions = codepipeline.list_action_executions(
+        pipelineName="retried", filter={"pipelineExecutionId": execution_id}
+    )["actionExecutionDetails"]
+    runs = sorted((a["actionName"], a["status"]) for a in actions)
+    # the source ran once; the build twice (failed, then succeeded on the source it had)
+    assert runs == [("Approve", "Succeeded"), ("Build", "Failed"), ("Build", "Succeeded"),
+                    ("Source", "Succeeded")]  # fmt: skip
+    assert len(executions(running, "retried")) == 1

@@ -345,6 +345,28 @@ def _tagging_check(info: EmulatorInfo, kept: Kept) -> None:
     assert [r["ResourceARN"] for r in found] == [kept["topic"]]
 
 
+def _fis(info: EmulatorInfo, kept: Kept) -> None:
+    fis = client(info, "fis")
+    template = fis.create_experiment_template(
+        description="kept", roleArn="arn:aws:iam::123456789012:role/kept",
+        stopConditions=[{"source": "none"}], tags={"opslib:stack": "kept"},
+        actions={"w": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1M"}}},
+    )["experimentTemplate"]  # fmt: skip
+    kept["fis-template"] = template["id"]
+    kept["fis-experiment"] = fis.start_experiment(experimentTemplateId=template["id"])[
+        "experiment"
+    ]["id"]
+
+
+def _fis_check(info: EmulatorInfo, kept: Kept) -> None:
+    fis = client(info, "fis")
+    template = fis.get_experiment_template(id=kept["fis-template"])["experimentTemplate"]
+    assert template["tags"] == {"opslib:stack": "kept"}
+    experiment = fis.get_experiment(id=kept["fis-experiment"])["experiment"]
+    assert experiment["experimentTemplateId"] == kept["fis-template"]
+    assert experiment["state"]["status"] in ("stopped", "failed")  # a stop, or kill -9
+
+
 # (what it stands for, writer, checker), in an order where later writers use earlier data.
 Step = Callable[[EmulatorInfo, Kept], None]
 SERVICES: list[tuple[str, Step, Step]] = [
@@ -362,6 +384,7 @@ SERVICES: list[tuple[str, Step, Step]] = [
     ("events", _events, _events_check),
     ("sns", _sns, _sns_check),
     ("resourcegroupstaggingapi", _tagging, _tagging_check),
+    ("fis", _fis, _fis_check),
 ]  # fmt: skip
 
 

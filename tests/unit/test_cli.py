@@ -182,3 +182,16 @@ def test_out_of_range_numbers_are_usage_errors(
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert message in result.stderr and "Traceback" not in result.stderr
     assert "line " not in result.stdout
+
+
+@pytest.mark.parametrize("command", [["list"], ["clear"], ["add", "--service", "s3"]])
+def test_fault_commands_without_an_emulator_are_one_line(
+    command: list[str], tmp_path: Path
+) -> None:
+    (tmp_path / "opslib.yml").write_text("emulator: {state_dir: state}\n")
+    one_line_error(guarded("emulator", "fault", *command, cwd=tmp_path), "not running")
+
+
+def test_fault_add_refuses_a_rate_out_of_range(tmp_path: Path) -> None:
+    result = guarded("emulator", "fault", "add", "--service", "s3", "--rate", "2", cwd=tmp_path)
+    assert result.returncode == 2 and "--rate" in result.stderr

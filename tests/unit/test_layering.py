@@ -68,6 +68,7 @@ EMULATOR_ROOMS: dict[str, frozenset[str]] = {
     "codebuild": frozenset({"core"}),
     "codedeploy": frozenset({"core", "ec2"}),
     "codepipeline": frozenset({"core"}),
+    "fis": frozenset({"core"}),  # its effects go through the API; faults through core's switch
     "server": frozenset({"*"}),  # the process: composes every service
 }
 EMULATOR_DEFAULT = frozenset({"core"})

@@ -65,6 +65,8 @@ class ExecutionRun:
         self.lock = threading.Lock()
         self.approvals: dict[str, tuple[threading.Event, list[str]]] = {}
         self.current_action: dict[str, Any] | None = None
+        # RetryStageExecution: (stage, actions kept from the failed attempt, artifacts)
+        self._resume: tuple[str, frozenset[str], dict[str, dict[str, str]]] | None = None
         self.variables: dict[str, dict[str, str]] = {
             "codepipeline": {"PipelineExecutionId": self.execution_id}
         }
@@ -130,13 +132,51 @@ class ExecutionRun:
     def start(self) -> None:
         self.thread.start()
 
+    def retry(self, stage: str, mode: str) -> None:
+        """Run ``stage`` again (RetryStageExecution), then the stages after it.
+
+        FAILED_ACTIONS keeps the actions that succeeded (their artifacts and variables
+        stand); ALL_ACTIONS runs the stage from its first action. Earlier stages' outputs
+        are read back from the execution's action records.
+        """
+        records = [
+            r for r in self.runtime.records.all(ACTION)
+            if r["pipelineExecutionId"] == self.execution_id
+        ]  # fmt: skip
+        latest = {r["actionExecutionId"]: r for r in records}
+        in_stage = self._stage_state(stage)["actions"]
+        keep = frozenset(
+            n for n, action_id in in_stage.items()
+            if mode == "FAILED_ACTIONS" and latest.get(action_id, {}).get("status") == "Succeeded"
+        )  # fmt: skip
+        artifacts: dict[str, dict[str, str]] = {}
+        for record in records:  # oldest first: a later attempt's outputs win
+            if record["status"] != "Succeeded":
+                continue
+            for output in record.get("output", {}).get("outputArtifacts", []):
+                artifacts[output["name"]] = dict(output["s3location"])
+            namespace = record.get("input", {}).get("namespace")
+            if namespace:
+                self.variables[namespace] = record["output"].get("outputVariables", {})
+        with self.lock:
+            self.doc["status"] = "InProgress"
+            self.doc.pop("statusSummary", None)
+            self.doc.pop("stopTrigger", None)
+        self.save()
+        self._resume = (stage, keep, artifacts)
+        self.thread.start()
+
     def run(self) -> None:
         status, summary = "Failed", ""
         try:
+            if self._resume is not None:  # AWS's event state for a retried execution
+                self._emit("CodePipeline Pipeline Execution State Change", "RESUMED")
+                status, summary = self._run_stages(*self._resume)
+                return
             self._emit(
                 "CodePipeline Pipeline Execution State Change", "STARTED", **self._trigger_detail()
             )
-            status, summary = self._run_stages({})
+            status, summary = self._run_stages("", frozenset(), {})
         except Exception as exc:  # the emulator's own fault: record it, never hang InProgress
             logger.exception("pipeline execution %s faulted", self.execution_id)
             summary = f"emulator fault: {exc!r}"
@@ -153,16 +193,21 @@ class ExecutionRun:
             }
         }
 
-    def _run_stages(self, artifacts: dict[str, dict[str, str]]) -> tuple[str, str]:
+    def _run_stages(
+        self, first: str, keep: frozenset[str], artifacts: dict[str, dict[str, str]]
+    ) -> tuple[str, str]:
+        """The stages in order, from ``first`` ('' the first), ``keep`` not run again."""
         gate = self.service.gate(self.pipeline["name"])
-        for stage in self.pipeline["stages"]:
+        stages = self.pipeline["stages"]
+        names = [s["name"] for s in stages]
+        for stage in stages[names.index(first) if first else 0 :]:
             if not gate.enter(self, stage["name"]):
                 return (
                     ("Superseded", "a newer execution caught up")
                     if self.superseded
                     else ("Stopped", self._stop_reason())
                 )
-            if not self._run_stage(stage, artifacts):
+            if not self._run_stage(stage, artifacts, keep if stage["name"] == first else None):
                 return (
                     ("Stopped", self._stop_reason())
                     if self.stopping()
@@ -175,16 +220,25 @@ class ExecutionRun:
     def _stop_reason(self) -> str:
         return str(self.doc.get("stopTrigger", {}).get("reason", "stopped"))
 
-    def _run_stage(self, stage: dict[str, Any], artifacts: dict[str, dict[str, str]]) -> bool:
+    def _run_stage(
+        self,
+        stage: dict[str, Any],
+        artifacts: dict[str, dict[str, str]],
+        keep: frozenset[str] | None = None,
+    ) -> bool:
+        """One stage's actions by runOrder; a retry (``keep`` given) skips the kept ones."""
         name = stage["name"]
         with self.lock:
             self._stage_state(name)["status"] = "InProgress"
         self.save()
-        self._emit("CodePipeline Stage Execution State Change", "STARTED", stage=name)
+        state = "RESUMED" if keep is not None else "STARTED"
+        self._emit("CodePipeline Stage Execution State Change", state, stage=name)
         ok = True
         for action in sorted(stage["actions"], key=lambda a: a.get("runOrder", 1)):
             if not ok or self.stopping():
                 break
+            if keep and action["name"] in keep:
+                continue
             ok = self._run_action(name, action, artifacts)
         status = "Succeeded" if ok else ("Stopped" if self.stopping() else "Failed")
         with self.lock:

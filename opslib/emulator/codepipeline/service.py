@@ -2,9 +2,10 @@
 
 moto keeps pipeline definitions (CreatePipeline, GetPipeline, UpdatePipeline, ...). The
 emulator owns executions: StartPipelineExecution, GetPipelineExecution,
-ListPipelineExecutions, GetPipelineState, ListActionExecutions, StopPipelineExecution and
-PutApprovalResult. Like AWS it starts an execution when a pipeline is created, and a
-poller starts one when the watched branch of a source connection gets a new commit.
+ListPipelineExecutions, GetPipelineState, ListActionExecutions, StopPipelineExecution,
+PutApprovalResult and RetryStageExecution. Like AWS it starts an execution when a pipeline
+is created, and a poller starts one when the watched branch of a source connection gets a
+new commit.
 
 One push, one execution: the poller stands in for GitHub's push trigger, so a commit an
 execution has already taken (a StartPipelineExecution that ran the branch head) is seen,
@@ -62,6 +63,7 @@ class PipelineService:
             "ListActionExecutions": self.list_action_executions,
             "StopPipelineExecution": self.stop_pipeline_execution,
             "PutApprovalResult": self.put_approval_result,
+            "RetryStageExecution": self.retry_stage_execution,
         }.items():
             gateway.handle("codepipeline", operation, handler)
         gateway.after("codepipeline", "CreatePipeline", self.on_create_pipeline)
@@ -258,6 +260,69 @@ class PipelineService:
         run.stop_requested.set()
         run.save()
         return ApiResponse.json({"pipelineExecutionId": doc["pipelineExecutionId"]})
+
+    def retry_stage_execution(self, request: ApiRequest) -> ApiResponse:
+        """Run a failed stage of an execution again, then the stages after it.
+
+        AWS's rules (API reference, RetryStageExecution): only the stage's latest
+        execution (``NotLatestPipelineExecutionException``), only a stage whose actions
+        failed, or some failed and some succeeded (``StageNotRetryableException``), and
+        not while the execution is still busy (``ConflictException``). FAILED_ACTIONS
+        runs the failed actions again; ALL_ACTIONS the whole stage from its first action.
+        The execution is InProgress again under the same id, and goes on to later stages.
+        """
+        params = request.params()
+        name, stage = params.get("pipelineName", ""), params.get("stageName", "")
+        pipeline = self._definition(request, name)
+        if stage not in [s["name"] for s in pipeline["stages"]]:
+            raise ApiException(
+                "StageNotFoundException", f"Stage {stage} does not exist in pipeline {name}"
+            )
+        doc = self._retryable(name, stage, params.get("pipelineExecutionId", ""), pipeline)
+        run = ExecutionRun(self, pipeline, doc, doc.get("_region", request.region))
+        with self._lock:
+            self.running[run.execution_id] = run
+        run.retry(stage, params.get("retryMode", "FAILED_ACTIONS"))
+        return ApiResponse.json({"pipelineExecutionId": run.execution_id})
+
+    def _retryable(
+        self, name: str, stage: str, execution_id: str, pipeline: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The execution to retry, after AWS's checks."""
+        with self._lock:
+            busy = execution_id in self.running
+        doc = self.runtime.records.get(EXECUTION, execution_id)
+        if doc is None or doc["pipelineName"] != name or stage not in doc["_stages"]:
+            raise ApiException(
+                "StageNotRetryableException",
+                f"Stage {stage} of pipeline {name} has no execution {execution_id} to retry",
+            )
+        if busy or doc["status"] in ("InProgress", "Stopping"):
+            raise ApiException(
+                "ConflictException",
+                f"Pipeline execution {execution_id} is {doc['status']}: "
+                "it cannot be retried until it ends",
+            )
+        latest = next(d for d in self._executions(name) if stage in d["_stages"])
+        if latest["pipelineExecutionId"] != execution_id:
+            raise ApiException(
+                "NotLatestPipelineExecutionException",
+                f"Stage {stage} ran in a later execution ({latest['pipelineExecutionId']}); "
+                f"{execution_id} is out of date",
+            )
+        if doc["_stages"][stage]["status"] not in ("Failed", "Stopped"):
+            raise ApiException(
+                "StageNotRetryableException",
+                f"Stage {stage} of execution {execution_id} is "
+                f"{doc['_stages'][stage]['status']}: only a failed stage can be retried",
+            )
+        if doc.get("pipelineVersion") != pipeline.get("version", 1):
+            raise ApiException(
+                "StageNotRetryableException",
+                f"Pipeline {name} changed (version {doc.get('pipelineVersion')} -> "
+                f"{pipeline.get('version', 1)}) since execution {execution_id} ran",
+            )
+        return doc
 
     def put_approval_result(self, request: ApiRequest) -> ApiResponse:
         params = request.params()

@@ -127,6 +127,10 @@ class ApiException(Exception):
 Handler = Callable[[ApiRequest], ApiResponse]
 AfterHook = Callable[[ApiRequest, bytes], None]
 Check = Callable[[ApiRequest], ApiResponse | None]  # an error answer, or None to go on
+# Emulator-only: a path's handler (not an AWS API), and a check before every request.
+Endpoint = Callable[[ApiRequest, dict[str, Any]], ApiResponse]
+Intercept = Callable[[ApiRequest, dict[str, Any]], WireError | None]
+Router = Callable[[ApiRequest, dict[str, Any]], Handler | None]  # a REST service's handlers
 
 
 def _scope(environ: dict[str, Any]) -> tuple[str, str]:
@@ -190,6 +194,9 @@ class Gateway:
         self.after_hooks: dict[tuple[str, str], list[AfterHook]] = {}
         self.checks: dict[tuple[str, str], Check] = {}
         self.loaders: dict[str, Callable[[], None]] = {}
+        self.endpoints: dict[str, Endpoint] = {}
+        self.intercepts: list[Intercept] = []
+        self.routers: dict[str, Router] = {}
 
     def load_before(self, service: str, loader: Callable[[], None]) -> None:
         """Call ``loader`` before the first request of ``service`` is dispatched.
@@ -207,6 +214,18 @@ class Gateway:
         """Refuse ``operation`` requests that ``check`` answers for (AWS's input limits)."""
         self.checks[(service, operation)] = check
 
+    def endpoint(self, path: str, handler: Endpoint) -> None:
+        """Serve an emulator-only path (``/_opslib/...``): not an AWS API, not under the lock."""
+        self.endpoints[path] = handler
+
+    def intercept(self, check: Intercept) -> None:
+        """Run ``check`` before every AWS request; an error it returns is the answer."""
+        self.intercepts.append(check)
+
+    def route(self, service: str, router: Router) -> None:
+        """Let ``router`` pick the handler of a REST service's request (its paths carry ids)."""
+        self.routers[service] = router
+
     def after(self, service: str, operation: str, hook: AfterHook) -> None:
         """Run ``hook`` after moto answered ``operation`` successfully (e.g. start a host)."""
         self.after_hooks.setdefault((service, operation), []).append(hook)
@@ -216,6 +235,8 @@ class Gateway:
     ) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/opslib/health":
             response = ApiResponse.json(self.health())
+        elif environ.get("PATH_INFO") in self.endpoints:
+            response = self.endpoints[environ["PATH_INFO"]](read_request(environ), environ)
         else:
             request = read_request(environ)
             with self.lock:
@@ -244,6 +265,10 @@ class Gateway:
             return self._error(request, internal_error(self._protocol(request)))
 
     def _answer(self, request: ApiRequest, environ: dict[str, Any]) -> ApiResponse:
+        for intercept in self.intercepts:  # an injected fault: before any service code
+            fault = intercept(request, environ)
+            if fault is not None:
+                return self._error(request, fault)
         self._load(request.service)  # the service's code, before anything reads its shape
         rejected = self._rejection(request)  # the shape first, as AWS's front end does
         if rejected is not None:
@@ -253,6 +278,9 @@ class Gateway:
         if refused is not None:
             return refused
         handler = self.handlers.get((request.service, request.operation))
+        router = self.routers.get(request.service)
+        if handler is None and router is not None:
+            handler = router(request, environ)
         if handler is not None:
             return self._run_handler(handler, request)
         return self._run_moto(request, environ)

@@ -61,6 +61,7 @@ SNAPSHOT_SERVICES = (
     "events",
     "sns",
     "resourcegroupstaggingapi",
+    "fis",  # experiment templates (experiments are the emulator's records)
 )
 
 # Services the emulator serves over a durable store of their own: nothing to snapshot

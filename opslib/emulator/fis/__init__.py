@@ -1,0 +1,1 @@
+"""AWS FIS: experiments with their effects (targets, actions, stop conditions)."""

@@ -173,3 +173,31 @@ def test_an_interrupted_drill_still_plays_its_rollbacks(released: Released, tmp_
     after = session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     assert after == before
     assert lock.DrillLock(session, config.stack).current() == ""
+
+
+def test_the_drill_runbook_leaves_its_summary_and_journal_and_the_scorecard_reads_it(
+    released: Released, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``opslib runbook run drill-artifact-loss -p confirm true``, then drill-scorecard."""
+    from opslib.runbooks.catalog import find_runbook
+    from opslib.runbooks.runner import run_runbook
+
+    monkeypatch.setenv("OPSLIB_CONFIG", str(released.config_path))
+    record = run_runbook(find_runbook("drill-artifact-loss"), {"confirm": "true"},
+                         reports_dir=released.reports)  # fmt: skip
+    assert record.ok, record.failure()
+    summary = json.loads(record.paths.summary.read_text())
+    data = summary["data"]
+    assert {"drill", "status", "deviated", "objective_met", "rto_seconds", "rpo_seconds",
+            "data_lost", "timeline", "steady_state", "journal"} <= set(data)  # fmt: skip
+    assert data["objective_met"] and data["status"] == "completed"
+    journal = record.paths.summary.with_name(f"{record.paths.summary.stem}-journal.json")
+    assert data["journal"] == str(journal) and json.loads(journal.read_text())["rollbacks"]
+    html = record.paths.html.read_text()
+    assert "Traceback" not in html and "steady state restored" in html
+
+    card = run_runbook(find_runbook("drill-scorecard"), {}, reports_dir=released.reports)
+    assert card.ok, card.failure()
+    scored = json.loads(card.paths.summary.read_text())
+    assert scored["data"]["runs"] == 1
+    assert "artifact-loss" in card.paths.html.read_text()

@@ -100,6 +100,7 @@ class Objectives:
     """Targets the drills and reports are measured against."""
 
     rto_minutes: int = 30
+    rpo_minutes: int = 60  # drills: how much recent work (artifacts) may be lost at most
     success_rate: float = 0.95
 
 
@@ -275,6 +276,7 @@ _CHECKS: dict[str, Check] = {
     "deploy.config": _one_of(DEPLOYMENT_CONFIGS),
     "deploy.approval": _is_bool,
     "objectives.rto_minutes": _int_range(1, 10080),
+    "objectives.rpo_minutes": _int_range(0, 10080),
     "objectives.success_rate": _ratio,
 }
 

@@ -14,7 +14,8 @@ with ``raise ... from exc``.
     ├── EmulatorError        the local emulator cannot start, stop or answer
     │   ├── EmulatorNotRunning
     │   └── StateNotDurable  a write could not be stored (disk full, I/O error); none of it kept
-    └── ExecutionError       a build, deployment, pipeline run or runbook failed
+    ├── ExecutionError       a build, deployment, pipeline run or runbook failed
+    └── DrillRefused         a drill would be unsafe (untagged target, lock held, no confirm)
 """
 
 from __future__ import annotations
@@ -89,3 +90,8 @@ class ExecutionError(OpslibError):
     def __init__(self, message: str, code: str = "CLIENT_ERROR") -> None:
         super().__init__(message)
         self.code = code
+
+
+class DrillRefused(OpslibError):
+    """A drill would be unsafe and did not start: a target without the stack's tag, another
+    drill holding the stack's lock, a twin name that is production's. Nothing was changed."""

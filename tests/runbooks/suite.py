@@ -35,6 +35,9 @@ SUITE = (
     "runbooks/release.ipynb",  # a real pipeline run of the source clone's head
     "runbooks/rollback.ipynb",  # confirm=False by default: a dry run
     "runbooks/triage.ipynb",
+    "runbooks/drill-bad-release.ipynb",  # confirm=False by default: a dry run
+    "runbooks/drill-artifact-loss.ipynb",  # confirm=False by default: a dry run
+    "runbooks/drill-scorecard.ipynb",  # read-only
     "runbooks/teardown.ipynb",  # confirm=False by default; last in case that ever changes
 )
 

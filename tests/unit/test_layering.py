@@ -43,6 +43,10 @@ ROOMS: dict[str, frozenset[str]] = {
     "stack": frozenset({"config", "exceptions", "target", "specs"}),
     "runbooks": frozenset({"config", "exceptions", "params", "target"}),
     "ops": frozenset({"config", "exceptions", "params", "target", "specs", "stack", "runbooks"}),
+    # drills: Chaos Toolkit providers over the operator's verbs (what ops imports, and ops)
+    "drills": frozenset(
+        {"config", "exceptions", "params", "target", "specs", "stack", "runbooks", "ops"}
+    ),
     # the stack's history as frames: reads through target's session, names from stack
     "telemetry": frozenset({"config", "exceptions", "target", "stack"}),
     # pure computations over the frames (no session): the frames' schema only

@@ -1,0 +1,62 @@
+"""What several drills share: the providers' configuration type, the fleet's steady-state
+test, an object's presence in S3, and a redeploy of a good bundle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opslib.drills.context import DrillRun
+from opslib.exceptions import AwsError, ExecutionError, NotFoundError
+from opslib.ops import deployments, fleet, rollback
+from opslib.ops.fleet import FleetReport
+from opslib.target import aws_errors
+
+Configuration = dict[str, Any] | None  # what chaoslib passes a provider that asks for it
+
+
+def fleet_problems(report: FleetReport, size: int, commit: str = "") -> list[str]:
+    """Why the fleet is not steady: not at ``size``, an instance not healthy on ``commit``."""
+    problems = []
+    if len(report.instances) != size:
+        problems.append(f"{len(report.instances)} instance(s), the config says {size}")
+    for instance in fleet.serves(report, commit=commit):
+        served = instance.commit[:12] or instance.version or "nothing"
+        problems.append(
+            f"{instance.name or instance.instance_id}: {instance.state}, {instance.health}, "
+            f"serving {served}"
+        )
+    return problems
+
+
+MISSING_CODES = ("404", "NoSuchKey", "NotFound")  # HeadObject has no body: its code is "404"
+
+
+def present(run: DrillRun, bucket: str, key: str) -> bool:
+    """Whether the object's current version exists (HeadObject; a delete marker is 404)."""
+    try:
+        with aws_errors("s3", "HeadObject"):
+            run.session.client("s3").head_object(Bucket=bucket, Key=key)
+    except AwsError as exc:
+        if isinstance(exc, NotFoundError) or exc.code in MISSING_CODES:
+            return False
+        raise
+    return True
+
+
+def redeploy(run: DrillRun, bucket: str, key: str, commit: str, timeout: float) -> str:
+    """CreateDeployment of a good bundle to the stack's group, waited for and verified."""
+    application, group = rollback.group_names(run.config)
+    with aws_errors("codedeploy", "CreateDeployment"):
+        deployment_id = run.session.client("codedeploy").create_deployment(
+            applicationName=application,
+            deploymentGroupName=group,
+            revision={"revisionType": "S3",
+                      "s3Location": {"bucket": bucket, "key": key, "bundleType": "zip"}},
+            description=f"opslib drill: restore {commit[:12]}",
+        )["deploymentId"]  # fmt: skip
+    view = deployments.wait_deployment(run.session, deployment_id, timeout=timeout, poll=1.0)
+    if not view.succeeded:
+        raise ExecutionError(f"restore deployment {deployment_id} {view.status}: {view.error}")
+    fleet.verify(run.session, run.config, commit=commit, timeout=120)
+    run.say(f"restored {commit[:12]} with deployment {deployment_id}")
+    return f"redeployed {commit[:12]} ({deployment_id})"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Any
 
 import botocore.exceptions
@@ -79,6 +80,45 @@ def xml_namespace(signing_name: str) -> str:
     """The XML namespace of a query service's documents (IAM's, SNS's, ...), or ''."""
     model = service_model(signing_name)
     return str(model.metadata.get("xmlNamespace", "")) if model is not None else ""
+
+
+def rest_operation(signing_name: str, method: str, path: str) -> str | None:
+    """The operation a REST-JSON request names by its method and path, from the model.
+
+    ``POST /schedules/nightly`` is Scheduler's CreateSchedule: the model's ``requestUri``
+    (``/schedules/{Name}``) matched with its labels as path segments (``{Arn+}``: the
+    rest of the path). None for REST-XML (S3 keeps its ``PUT /bucket/key`` names) and
+    for a path no operation of the service has.
+    """
+    model = service_model(signing_name)
+    if model is None or model.metadata.get("protocol") != "rest-json":
+        return None
+    for name, pattern, verb in _rest_routes(signing_name):
+        if verb == method and pattern.fullmatch(path):
+            return name
+    return None
+
+
+@functools.cache
+def _rest_routes(signing_name: str) -> list[tuple[str, re.Pattern[str], str]]:
+    """(operation, path regex, method) per operation; the most literal paths first."""
+    model = service_model(signing_name)
+    if model is None:
+        return []
+    routes = []
+    for name in model.operation_names:
+        http = model.operation_model(name).http
+        uri = http.get("requestUri", "/").split("?")[0].rstrip("/")
+        parts = [_label(part) for part in uri.split("/")]
+        routes.append((name, re.compile("/".join(parts) + "/?"), http.get("method", "GET")))
+    return sorted(routes, key=lambda route: route[1].pattern.count("(?:"))
+
+
+def _label(segment: str) -> str:
+    """One path segment as a regex: ``{Name}`` one segment, ``{Arn+}`` the rest of the path."""
+    if segment.startswith("{") and segment.endswith("}"):
+        return "(?:.+)" if segment.endswith("+}") else "(?:[^/]+)"
+    return re.escape(segment)
 
 
 def check_json(signing_name: str, target: str, body: bytes) -> WireError | None:

@@ -59,6 +59,7 @@ SNAPSHOT_SERVICES = (
     "cloudwatch",
     "events",
     "sns",
+    "scheduler",
     "resourcegroupstaggingapi",
 )
 

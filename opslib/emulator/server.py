@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # imported when a request first needs them (see Emulator._roo
     from opslib.emulator.codebuild.service import BuildService
     from opslib.emulator.codedeploy.service import DeployService
     from opslib.emulator.codepipeline.service import PipelineService
+    from opslib.emulator.scheduler.service import SchedulerService
 
 logger = logging.getLogger("opslib.emulator")
 
@@ -88,6 +89,7 @@ class Emulator:
         self.builds: BuildService | None = None
         self.deploys: DeployService | None = None
         self.pipelines: PipelineService | None = None
+        self.schedules: SchedulerService | None = None
         self.hosts = HostService(self.runtime)
         self.hosts.register()
         loaders = {
@@ -102,6 +104,9 @@ class Emulator:
             for room, load in loaders.items():
                 for service in ROOM_SERVICES[room]:
                     gateway.load_before(service, load)
+        gateway.load_before("scheduler", self._load_schedules)
+        if (state_dir / "moto" / "scheduler.pickle").exists():  # schedules to fire: now
+            self._load_schedules()
         self.metrics = MetricService(self.runtime)  # CloudWatch metrics and alarms
         self.metrics.register()
         self.alarms = AlarmEvaluator(self.runtime, self.metrics.store)
@@ -168,6 +173,17 @@ class Emulator:
         if self.runtime.endpoint:  # loaded by a request: the server listens already
             pipelines.start_poller()
 
+    def _load_schedules(self) -> None:
+        """EventBridge Scheduler's room: checks schedules, fires them when due."""
+        if self.schedules is not None:
+            return
+        from opslib.emulator.scheduler.service import SchedulerService
+
+        self.schedules = SchedulerService(self.runtime)
+        self.schedules.register()
+        if self.runtime.endpoint:  # loaded by a request: the server listens already
+            self.schedules.start()
+
     def health(self) -> dict[str, Any]:
         return {
             "status": "ok",
@@ -192,6 +208,8 @@ class Emulator:
         self.logs.start()
         if self.pipelines:  # loaded at start (a room a request loads starts its own)
             self.pipelines.start_poller()
+        if self.schedules:
+            self.schedules.start()
         if self.builds:
             self.runtime.defer(self.builds.announce_recovered)
         # In this order (one deferred worker): the hosts come back, then rollbacks reach them.
@@ -209,7 +227,7 @@ class Emulator:
         self.runtime.stopping.set()
         self.alarms.stop()
         with self.runtime.gateway.lock:  # no room is loaded while we stop the loaded ones
-            rooms = (self.pipelines, self.builds, self.deploys)
+            rooms = (self.schedules, self.pipelines, self.builds, self.deploys)
             self.runtime.gateway.loaders.clear()
         for room in rooms:
             if room is not None:

@@ -68,6 +68,7 @@ EMULATOR_ROOMS: dict[str, frozenset[str]] = {
     "codebuild": frozenset({"core"}),
     "codedeploy": frozenset({"core", "ec2"}),
     "codepipeline": frozenset({"core"}),
+    "scheduler": frozenset({"core"}),  # fires schedules into the other services via the API
     "server": frozenset({"*"}),  # the process: composes every service
 }
 EMULATOR_DEFAULT = frozenset({"core"})

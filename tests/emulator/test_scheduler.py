@@ -94,7 +94,7 @@ def test_a_rate_schedule_with_a_universal_target_starts_real_builds(running: Emu
         },
         StartDate=start,
     )
-    builds = wait_until(lambda: _builds(running, "every-minute"), 30, "a scheduled build")
+    builds = wait_until(lambda: _builds(running, "every-minute"), 90, "a scheduled build")
     assert len(builds) == 1  # the next one is a minute after the first
     env = {v["name"]: v["value"] for v in builds[0]["environment"]["environmentVariables"]}
     assert env["FIRED_AT"] == start.strftime("%Y-%m-%dT%H:%M:%SZ")  # the scheduled time
@@ -109,7 +109,7 @@ def test_a_rate_schedule_with_a_universal_target_starts_real_builds(running: Emu
 def test_a_one_time_schedule_fires_once_and_is_deleted(running: EmulatorInfo) -> None:
     arn = _project(running, "once")
     _schedule(running, "once", _at(2), {"Arn": arn}, ActionAfterCompletion="DELETE")
-    wait_until(lambda: _gone(running, "once"), 30, "the completed schedule's deletion")
+    wait_until(lambda: _gone(running, "once"), 90, "the completed schedule's deletion")
     assert len(_builds(running, "once")) == 1
 
 
@@ -120,7 +120,7 @@ def test_a_one_time_schedule_in_its_time_zone_is_kept_without_delete(
     arn = _project(running, "tokyo")
     _schedule(running, "tokyo", _at(2, timedelta(hours=9)), {"Arn": arn},
               ScheduleExpressionTimezone="Asia/Tokyo")  # fmt: skip
-    wait_until(lambda: _builds(running, "tokyo"), 30, "the Tokyo schedule's build")
+    wait_until(lambda: _builds(running, "tokyo"), 90, "the Tokyo schedule's build")
     schedule = client(running, "scheduler").get_schedule(Name="tokyo")
     assert schedule["State"] == "ENABLED"  # ActionAfterCompletion NONE: kept
 
@@ -129,7 +129,7 @@ def test_a_disabled_schedule_does_not_fire(running: EmulatorInfo) -> None:
     off, witness = _project(running, "off"), _project(running, "witness")
     _schedule(running, "off", _at(1), {"Arn": off}, State="DISABLED")
     _schedule(running, "witness", _at(3), {"Arn": witness})
-    wait_until(lambda: _builds(running, "witness"), 30, "the later schedule's build")
+    wait_until(lambda: _builds(running, "witness"), 90, "the later schedule's build")
     assert _builds(running, "off") == []
 
 
@@ -158,7 +158,7 @@ def test_a_failing_target_is_retried_then_dead_lettered(running: EmulatorInfo) -
         messages = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])
         return list(messages.get("Messages", []))
 
-    message = wait_until(received, 30, "the dead-letter event")[0]
+    message = wait_until(received, 90, "the dead-letter event")[0]
     attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
     assert message["Body"] == payload
     assert attributes["ERROR_CODE"] == "ResourceNotFoundException"
@@ -220,7 +220,7 @@ def test_update_keeps_action_after_completion_and_wakes_the_schedule(
         Name="moved", ScheduleExpression=_at(1), FlexibleTimeWindow={"Mode": "OFF"},
         Target={"Arn": arn, "RoleArn": ROLE}, ActionAfterCompletion="DELETE",
     )  # fmt: skip
-    wait_until(lambda: _gone(running, "moved"), 30, "the updated schedule's fire and deletion")
+    wait_until(lambda: _gone(running, "moved"), 90, "the updated schedule's fire and deletion")
     assert len(_builds(running, "moved")) == 1
 
 
@@ -231,12 +231,12 @@ def test_schedules_survive_a_restart_and_missed_fires_are_not_replayed(
     first = start_emulator()
     missed, restored = _project(first, "missed"), _project(first, "restored")
     _schedule(first, "missed", _at(2), {"Arn": missed})
-    _schedule(first, "restored", _at(20), {"Arn": restored})
+    _schedule(first, "restored", _at(30), {"Arn": restored})
     emulator.stop(first.state_dir)
     deadline = datetime.now(UTC) + timedelta(seconds=3)
     while datetime.now(UTC) < deadline:  # the emulator is down while "missed" is due
         time.sleep(0.2)
     second = start_emulator()
-    wait_until(lambda: _builds(second, "restored"), 40, "the restored schedule's build")
+    wait_until(lambda: _builds(second, "restored"), 90, "the restored schedule's build")
     assert _builds(second, "missed") == []  # not replayed
     assert client(second, "scheduler").get_schedule(Name="missed")["State"] == "ENABLED"

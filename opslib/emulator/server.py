@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # imported when a request first needs them (see Emulator._roo
     from opslib.emulator.codedeploy.service import DeployService
     from opslib.emulator.codepipeline.service import PipelineService
     from opslib.emulator.fis.service import FisService
+    from opslib.emulator.scheduler.service import SchedulerService
 
 logger = logging.getLogger("opslib.emulator")
 
@@ -94,6 +95,7 @@ class Emulator:
         self.deploys: DeployService | None = None
         self.pipelines: PipelineService | None = None
         self.fis: FisService | None = None
+        self.schedules: SchedulerService | None = None
         self.hosts = HostService(self.runtime)
         self.hosts.register()
         loaders = {
@@ -109,6 +111,9 @@ class Emulator:
             for room, load in loaders.items():
                 for service in ROOM_SERVICES[room]:
                     gateway.load_before(service, load)
+        gateway.load_before("scheduler", self._load_schedules)
+        if (state_dir / "moto" / "scheduler.pickle").exists():  # schedules to fire: now
+            self._load_schedules()
         self.metrics = MetricService(self.runtime)  # CloudWatch metrics and alarms
         self.metrics.register()
         self.alarms = AlarmEvaluator(self.runtime, self.metrics.store)
@@ -186,6 +191,17 @@ class Emulator:
         logger.info("closed %d FIS experiment(s) interrupted", fis.recover())
         self.fis = fis
 
+    def _load_schedules(self) -> None:
+        """EventBridge Scheduler's room: checks schedules, fires them when due."""
+        if self.schedules is not None:
+            return
+        from opslib.emulator.scheduler.service import SchedulerService
+
+        self.schedules = SchedulerService(self.runtime)
+        self.schedules.register()
+        if self.runtime.endpoint:  # loaded by a request: the server listens already
+            self.schedules.start()
+
     def health(self) -> dict[str, Any]:
         return {
             "status": "ok",
@@ -210,6 +226,8 @@ class Emulator:
         self.logs.start()
         if self.pipelines:  # loaded at start (a room a request loads starts its own)
             self.pipelines.start_poller()
+        if self.schedules:
+            self.schedules.start()
         if self.builds:
             self.runtime.defer(self.builds.announce_recovered)
         # In this order (one deferred worker): the hosts come back, then rollbacks reach them.
@@ -227,7 +245,7 @@ class Emulator:
         self.runtime.stopping.set()
         self.alarms.stop()
         with self.runtime.gateway.lock:  # no room is loaded while we stop the loaded ones
-            rooms = (self.fis, self.pipelines, self.builds, self.deploys)
+            rooms = (self.schedules, self.fis, self.pipelines, self.builds, self.deploys)
             self.runtime.gateway.loaders.clear()
         for room in rooms:
             if room is not None:

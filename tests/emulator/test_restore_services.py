@@ -367,6 +367,27 @@ def _fis_check(info: EmulatorInfo, kept: Kept) -> None:
     assert experiment["state"]["status"] in ("stopped", "failed")  # a stop, or kill -9
 
 
+def _scheduler(info: EmulatorInfo, kept: Kept) -> None:
+    scheduler = client(info, "scheduler")
+    scheduler.create_schedule_group(Name="kept-group")
+    scheduler.create_schedule(
+        Name="kept-schedule", GroupName="kept-group", ScheduleExpression="cron(0 9 ? * MON *)",
+        ScheduleExpressionTimezone="Europe/Paris", FlexibleTimeWindow={"Mode": "OFF"},
+        State="DISABLED",
+        Target={"Arn": "arn:aws:scheduler:::aws-sdk:codebuild:startBuild",
+                "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/kept-role",
+                "Input": '{"projectName": "kept-project"}'},
+    )  # fmt: skip
+
+
+def _scheduler_check(info: EmulatorInfo, kept: Kept) -> None:
+    schedule = client(info, "scheduler").get_schedule(Name="kept-schedule", GroupName="kept-group")
+    assert (schedule["ScheduleExpressionTimezone"], schedule["State"]) == (
+        "Europe/Paris",
+        "DISABLED",
+    )
+
+
 # (what it stands for, writer, checker), in an order where later writers use earlier data.
 Step = Callable[[EmulatorInfo, Kept], None]
 SERVICES: list[tuple[str, Step, Step]] = [
@@ -383,6 +404,7 @@ SERVICES: list[tuple[str, Step, Step]] = [
     ("logs", _logs, _logs_check),
     ("events", _events, _events_check),
     ("sns", _sns, _sns_check),
+    ("scheduler", _scheduler, _scheduler_check),
     ("resourcegroupstaggingapi", _tagging, _tagging_check),
     ("fis", _fis, _fis_check),
 ]  # fmt: skip

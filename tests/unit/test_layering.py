@@ -73,6 +73,7 @@ EMULATOR_ROOMS: dict[str, frozenset[str]] = {
     "codedeploy": frozenset({"core", "ec2"}),
     "codepipeline": frozenset({"core"}),
     "fis": frozenset({"core"}),  # its effects go through the API; faults through core's switch
+    "scheduler": frozenset({"core"}),  # fires schedules into the other services via the API
     "server": frozenset({"*"}),  # the process: composes every service
 }
 EMULATOR_DEFAULT = frozenset({"core"})

@@ -36,7 +36,12 @@ from typing import Any
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
-from opslib.emulator.core.apimodel import check_json, check_query, error_protocol, xml_namespace
+from opslib.emulator.core.apimodel import (
+    check_json,
+    check_query,
+    error_protocol,
+    xml_namespace,
+)
 from opslib.emulator.core.awserrors import (
     Protocol,
     WireError,
@@ -44,6 +49,7 @@ from opslib.emulator.core.awserrors import (
     not_implemented,
     render,
 )
+from opslib.emulator.core.restops import rest_json_operation
 from opslib.emulator.core.store import OWN_STORES, SNAPSHOT_SERVICES, MotoSnapshots
 from opslib.exceptions import StateNotDurable
 
@@ -71,7 +77,7 @@ class ApiRequest:
     """One AWS API call as the gateway saw it."""
 
     service: str  # the SigV4 signing name: codebuild, s3, monitoring, ...
-    operation: str  # StartBuild, PutObject is "PUT /bucket/key" for REST
+    operation: str  # StartBuild, CreateSchedule; S3's PutObject is "PUT /bucket/key"
     region: str
     method: str
     path: str
@@ -170,6 +176,10 @@ def read_request(environ: dict[str, Any]) -> ApiRequest:
         k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")
     }
     operation, wire = _operation(environ, body)
+    if wire is Protocol.REST:  # a REST-JSON path names its operation (Scheduler, FIS)
+        method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
+        query = str(environ.get("QUERY_STRING", ""))
+        operation = rest_json_operation(service, method, path, query) or operation
     return ApiRequest(
         service=service,
         operation=operation,

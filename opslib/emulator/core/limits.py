@@ -46,7 +46,11 @@ MAX_BATCH_EVENTS = 10_000
 MAX_BATCH_SPAN_MS = 24 * 3600 * 1000
 SPAN_RULE = "cannot span more than 24 hours"
 _SHOWN_VALUE = 100  # longer values are left out of a validation message
-_MODEL_SERVICE = {"logs": "logs", "codebuild": "codebuild"}  # signing name -> botocore name
+_MODEL_SERVICE = {
+    "logs": "logs",
+    "codebuild": "codebuild",
+    "scheduler": "scheduler",
+}  # signing name -> botocore name
 
 
 def register(gateway: Gateway) -> None:

@@ -119,3 +119,16 @@ def rest_call(
             labels = {k: urllib.parse.unquote(v) for k, v in match.groupdict().items()}
             return RestCall(binding.operation, labels)
     return None
+
+
+def rest_json_operation(
+    signing_name: str, method: str, path: str, query_string: str = ""
+) -> str | None:
+    """The operation a REST-JSON request names (``POST /schedules/nightly`` is Scheduler's
+    CreateSchedule); None for REST-XML, whose requests keep their ``PUT /bucket/key``
+    names, and for a path no operation of the service has."""
+    model = service_model(signing_name)
+    if model is None or model.metadata.get("protocol") != "rest-json":
+        return None
+    call = rest_call(signing_name, method, path, query_string)
+    return call.operation if call else None

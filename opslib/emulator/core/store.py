@@ -60,6 +60,7 @@ SNAPSHOT_SERVICES = (
     "cloudwatch",
     "events",
     "sns",
+    "scheduler",
     "resourcegroupstaggingapi",
     "fis",  # experiment templates (experiments are the emulator's records)
 )

@@ -1,0 +1,1 @@
+"""EventBridge Scheduler: schedules that fire (moto stores them; this room runs them)."""

@@ -27,7 +27,7 @@ from opslib.runbooks.context import RunbookContext
 from opslib.runbooks.verdict import Verdict, rerun_hint
 from opslib.stack import display
 from opslib.stack import runbook as stack_runbook
-from opslib.stack.context import Names
+from opslib.stack.context import Context
 from opslib.stack.engine import Progress, RunResult, StepStatus, apply, destroy, plan
 from opslib.stack.model import Action, Change, Plan
 from opslib.stack.registry import resources
@@ -92,7 +92,8 @@ def plan_table(config: StackConfig, session: Session | None = None) -> pd.DataFr
 
 def resource_count(config: StackConfig) -> int:
     """How many steps ``up`` takes (for a progress bar's maximum)."""
-    return len(resources(Names(config.stack, "0", config.region)))
+    ctx = Context(config, "0")
+    return sum(r.wanted(ctx) for r in resources(ctx.names))
 
 
 def apply_with_progress(

@@ -115,3 +115,15 @@ def test_read_only_runbooks_with_good_parameters_pass(runbook: str) -> None:
     check_schedules(
         parse_config(_schedules({**GOOD, "runbook": runbook, "parameters": parameters}))
     )
+
+
+def test_the_walkthrough_adds_a_checked_schedule_and_shows_the_yaml() -> None:
+    from opslib import walkthrough
+
+    added = walkthrough.add_schedule(
+        parse_config({}), "fleet-hourly", "fleet-health", "rate(1 hour)"
+    )
+    assert [s.name for s in added.schedules] == ["fleet-hourly"]
+    assert "expression: rate(1 hour)" in walkthrough.schedules_yaml(added)
+    with pytest.raises(ConfigError, match=r"schedules\[1\]\.runbook: .release. changes the stack"):
+        walkthrough.add_schedule(added, "again", "release", "rate(1 hour)")

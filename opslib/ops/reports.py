@@ -101,9 +101,9 @@ def _summary(files: dict[str, Path], runbook: str, now: datetime) -> dict[str, A
             summary = json.loads(files[".json"].read_text(encoding="utf-8"))
         except ValueError:
             summary = {}
+    failed = summary.get("status") == "failed" or not summary
     summary.setdefault("runbook", runbook)
     summary.setdefault("started", now.isoformat())
-    failed = summary.get("status") == "failed" or not summary
     summary["ok"] = bool(summary.get("ok", not failed)) and not failed
     if not summary.get("verdict"):
         reason = summary.get("error") or (

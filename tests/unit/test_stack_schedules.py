@@ -246,6 +246,6 @@ def test_the_source_zip_is_reproducible_and_changes_with_a_file(tmp_path: Path) 
 def test_the_reports_buildspec_is_valid_and_uploads_in_post_build() -> None:
     spec = load_buildspec(SOURCE_ROOT / REPORTS_BUILDSPEC)
     text = (SOURCE_ROOT / REPORTS_BUILDSPEC).read_text()
-    assert "opslib runbook run" in text and "opslib reports upload" in text
+    assert "opslib --target aws runbook run" in text and "opslib reports upload" in text
     assert "127.0.0.1" not in text and "emulator" not in text.split("version:")[1]
     assert spec.version == "0.2" and spec.env.shell == "bash"

@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from opslib import schedexpr
 from opslib.exceptions import ConfigError
 from opslib.inputfiles import UnusableFile, check_depth, read_bounded
 
@@ -105,6 +106,23 @@ class Objectives:
 
 
 @dataclass(frozen=True)
+class ScheduleSettings:
+    """A report on a schedule: runbook NAME with ``parameters``, fired at ``expression``.
+
+    ``expression`` is EventBridge Scheduler's (``rate(...)``, ``cron(...)``, ``at(...)``),
+    evaluated in ``timezone``. Which runbooks and parameters are valid is checked by
+    :func:`opslib.runbooks.schedules.check_schedules` (the runbooks live above this floor).
+    """
+
+    name: str
+    runbook: str
+    expression: str
+    timezone: str = "UTC"
+    parameters: dict[str, Any] = field(default_factory=dict)
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """All settings of one stack; ``source_file`` says where they came from."""
 
@@ -119,6 +137,7 @@ class StackConfig:
     network: NetworkSettings = field(default_factory=NetworkSettings)
     deploy: DeploySettings = field(default_factory=DeploySettings)
     objectives: Objectives = field(default_factory=Objectives)
+    schedules: tuple[ScheduleSettings, ...] = ()
     source_file: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,6 +145,7 @@ class StackConfig:
         data = asdict(self)
         data.pop("source_file")
         data["network"]["ingress_ports"] = list(self.network.ingress_ports)
+        data["schedules"] = [asdict(s) for s in self.schedules]
         return data
 
     def base_dir(self) -> Path:
@@ -307,6 +327,9 @@ def _build(cls: type[Any], data: Mapping[str, Any], source: str, prefix: str = "
     for key, value in data.items():
         if key not in known:
             raise _unknown_key(source, prefix, str(key), list(known))
+        if not prefix and key == "schedules":
+            values[key] = parse_schedules(value, source)
+            continue
         section = _section_type(known[key])
         if section is not None:
             if not isinstance(value, Mapping):
@@ -318,6 +341,65 @@ def _build(cls: type[Any], data: Mapping[str, Any], source: str, prefix: str = "
             raise _fail(source, prefix + key, problem, value)
         values[key] = tuple(value) if isinstance(value, list) else value
     return cls(**values)
+
+
+# Scheduler's schedule names: [0-9a-zA-Z-_.]+, 1 to 64 characters (CreateSchedule).
+_SCHEDULE_NAME_RE = re.compile(r"^[0-9A-Za-z_.-]{1,64}$")
+_PARAMETER_VALUE = (str, int, float, bool)
+_SCHEDULE_CHECKS: dict[str, Check] = {
+    "name": _matches(_SCHEDULE_NAME_RE, "1-64 letters, digits, '-', '_' or '.'"),
+    "runbook": _is_str,
+    "expression": schedexpr.problem,
+    "timezone": schedexpr.timezone_problem,
+    "parameters": lambda v: (
+        None
+        if isinstance(v, Mapping)
+        and all(isinstance(k, str) and isinstance(x, _PARAMETER_VALUE) for k, x in v.items())
+        else "expected a mapping of parameter names to values (strings, numbers, true/false)"
+    ),
+    "enabled": _is_bool,
+}
+
+
+def _schedule(entry: Any, source: str, prefix: str) -> ScheduleSettings:
+    if not isinstance(entry, Mapping):
+        raise _fail(
+            source, prefix.rstrip("."), "expected a mapping (name, runbook, expression)", entry
+        )
+    known = [f.name for f in fields(ScheduleSettings)]
+    for key, value in entry.items():
+        if key not in _SCHEDULE_CHECKS:
+            raise _unknown_key(source, prefix, str(key), known)
+        problem = _SCHEDULE_CHECKS[key](value)
+        if problem:
+            raise _fail(source, prefix + key, problem, value)
+    missing = [k for k in ("name", "runbook", "expression") if k not in entry]
+    if missing:
+        raise ConfigError(f"{source}: {prefix}{missing[0]}: required (name, runbook, expression)")
+    values = dict(entry)
+    values["parameters"] = dict(entry.get("parameters") or {})
+    return ScheduleSettings(**values)
+
+
+def parse_schedules(data: Any, source: str = CONFIG_FILENAME) -> tuple[ScheduleSettings, ...]:
+    """The ``schedules:`` list, each entry checked; a name given twice is an error."""
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        raise _fail(source, "schedules", "expected a list of schedules", data)
+    found: dict[str, int] = {}
+    result = []
+    for index, entry in enumerate(data):
+        schedule = _schedule(entry, source, f"schedules[{index}].")
+        if schedule.name in found:
+            first = found[schedule.name]
+            raise ConfigError(
+                f"{source}: schedules[{index}].name: {schedule.name!r} is already the name "
+                f"of schedules[{first}]; schedule names must be unique"
+            )
+        found[schedule.name] = index
+        result.append(schedule)
+    return tuple(result)
 
 
 def parse_config(data: Any, source: str = CONFIG_FILENAME) -> StackConfig:

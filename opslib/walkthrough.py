@@ -24,10 +24,11 @@ from opslib.config import StackConfig, override, parse_config
 from opslib.exceptions import ConfigError, OpslibError
 from opslib.ops import pipeline
 from opslib.runbooks.context import RunbookContext
+from opslib.runbooks.schedules import check_schedules
 from opslib.runbooks.verdict import Verdict, rerun_hint
 from opslib.stack import display
 from opslib.stack import runbook as stack_runbook
-from opslib.stack.context import Names
+from opslib.stack.context import Context
 from opslib.stack.engine import Progress, RunResult, StepStatus, apply, destroy, plan
 from opslib.stack.model import Action, Change, Plan
 from opslib.stack.registry import resources
@@ -85,6 +86,33 @@ def validate(choices: Choices, base: StackConfig | None = None) -> str | None:
     return None
 
 
+def add_schedule(
+    config: StackConfig,
+    name: str,
+    runbook: str,
+    expression: str,
+    timezone: str = "UTC",
+    parameters: dict[str, Any] | None = None,
+) -> StackConfig:
+    """The config with one more scheduled report, checked as ``opslib up`` checks it."""
+    from dataclasses import replace
+
+    entry = {"name": name, "runbook": runbook, "expression": expression, "timezone": timezone,
+             "parameters": dict(parameters or {})}  # fmt: skip
+    data = config.to_dict()
+    data["schedules"] = [*data["schedules"], entry]
+    added = replace(parse_config(data, "walkthrough"), source_file=config.source_file)
+    check_schedules(added)
+    return added
+
+
+def schedules_yaml(config: StackConfig) -> str:
+    """The ``schedules:`` section to paste into opslib.yml."""
+    import yaml
+
+    return yaml.safe_dump({"schedules": config.to_dict()["schedules"]}, sort_keys=False)
+
+
 def plan_table(config: StackConfig, session: Session | None = None) -> pd.DataFrame:
     """The plan as a table: kind, name, action, changed fields."""
     return pd.DataFrame(plan(session or connect(config), config).rows())
@@ -92,7 +120,8 @@ def plan_table(config: StackConfig, session: Session | None = None) -> pd.DataFr
 
 def resource_count(config: StackConfig) -> int:
     """How many steps ``up`` takes (for a progress bar's maximum)."""
-    return len(resources(Names(config.stack, "0", config.region)))
+    ctx = Context(config, "0")
+    return sum(r.wanted(ctx) for r in resources(ctx.names))
 
 
 def apply_with_progress(
@@ -261,6 +290,7 @@ def _named(changes: list[Change], action: Action) -> list[str]:
 
 def provision_plan(rb: RunbookContext, echo: Echo = lambda _: None) -> Plan:
     """What ``opslib up`` would do to the stack (reads only), echoed one line per change."""
+    check_schedules(rb.config)
     shown = plan(rb.session, rb.config)
     for line in display.plan_lines(shown):
         echo(line)

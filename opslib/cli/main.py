@@ -25,6 +25,7 @@ LAZY_COMMANDS = {
     **dict.fromkeys(("plan", "up", "down", "status"), "opslib.cli.stack"),  # STACK_COMMANDS
     "run": "opslib.cli.run",
     "runbook": "opslib.cli.runbook",
+    **dict.fromkeys(("reports", "schedule"), "opslib.cli.reports"),
 }
 
 
@@ -82,6 +83,9 @@ def config_validate(state: CliState) -> None:
     if config.target == "local":  # what the local target needs of this machine
         check_state_dir(config)
         check_local_source(config)
+    from opslib.runbooks.schedules import check_schedules
+
+    check_schedules(config)
     click.echo(f"{config.source_file or 'defaults'}: ok (stack {config.stack}, {config.target})")
 
 

@@ -10,7 +10,7 @@ import click
 from opslib.cli.state import CliState, pass_state
 from opslib.runbooks import catalog
 from opslib.runbooks.reports import reports_root
-from opslib.runbooks.runner import RunRecord, run_runbook
+from opslib.runbooks.runner import RunRecord, json_parameters, run_runbook
 
 
 @click.group("runbook")
@@ -71,6 +71,10 @@ def _report(record: RunRecord) -> None:
     "-p", "--parameter", "parameters", nargs=2, multiple=True, metavar="KEY VALUE",
     help="A parameter (repeatable), converted to its declared type; a bool is true or false.",
 )  # fmt: skip
+@click.option(
+    "--parameters-json", default="", metavar="JSON",
+    help='Parameters as one JSON object ({"minutes": 60}), as a schedule passes them.',
+)  # fmt: skip
 @click.option("--dir", "directory", type=click.Path(path_type=Path), help="Runbooks folder.")
 @click.option(
     "--reports-dir",
@@ -84,6 +88,7 @@ def run_command(
     state: CliState,
     name: str,
     parameters: tuple[tuple[str, str], ...],
+    parameters_json: str,
     directory: Path | None,
     reports_dir: Path | None,
     kernel: str,
@@ -94,7 +99,9 @@ def run_command(
     Exits 1 when the runbook fails, naming the failing cell.
     """
     info = catalog.find_runbook(name, _directory(directory))
-    given = _with_cli_settings(info, dict(parameters), state)
+    given = _with_cli_settings(
+        info, {**json_parameters(parameters_json), **dict(parameters)}, state
+    )
     record = run_runbook(
         info,
         given,

@@ -9,6 +9,7 @@ from opslib.cli.progress import Progress
 from opslib.cli.state import CliState, pass_state
 from opslib.config import StackConfig, check_local_source
 from opslib.ops import fleet, pipeline
+from opslib.runbooks.schedules import check_schedules
 from opslib.stack import display
 from opslib.stack.source import AVAILABLE, wait_available
 from opslib.target import Session, connect
@@ -21,6 +22,7 @@ def plan_command(state: CliState, show_all: bool) -> None:
     """Show what 'up' would create, update or leave, with the fields that differ."""
     config = state.config()
     check_local_source(config)
+    check_schedules(config)
     result = stack.plan(connect(config), config)
     for line in display.plan_lines(result, show_noop=show_all):
         click.echo(line)
@@ -36,6 +38,7 @@ def up_command(state: CliState, wait_connection: bool, wait_timeout: int) -> Non
     """Create or update every resource of the stack (idempotent; resumes after a failure)."""
     config = state.config()
     check_local_source(config)
+    check_schedules(config)
     session = connect(config)
     click.echo(f"up: stack {config.stack} on {session.target.describe()}")
     with Progress() as shown:

@@ -351,6 +351,12 @@ def verify(
         time.sleep(poll)  # the apps give no push when they are ready
 
 
+def headline(report: FleetReport) -> str:
+    """The figure a history of fleet-health runs shows: ``2/3 healthy``."""
+    total = len(report.instances)
+    return f"{total - len(report.unhealthy)}/{total} healthy"
+
+
 def verdict(report: FleetReport, commit: str = "", version: str = "") -> Verdict:
     """✓ when every instance is running, healthy and serving what is expected."""
     if not report.instances:

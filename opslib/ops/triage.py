@@ -530,6 +530,12 @@ def suggest(found: Failures, alarms: Alarms, fleet_report: FleetReport | None) -
     return Suggestion("", "no unresolved failures, no alarm firing, every instance healthy")
 
 
+def headline(found: Failures) -> str:
+    """The figure a history of triage runs shows: ``2 failure(s) in 24 h``."""
+    hours = round((found.until - found.since).total_seconds() / 3600)
+    return f"{len(found.items)} failure(s) in {hours} h"
+
+
 def verdict(
     found: Failures, alarms: Alarms, fleet_report: FleetReport | None, advice: Suggestion
 ) -> Verdict:

@@ -45,13 +45,18 @@ class ParameterInfo:
 
 @dataclass(frozen=True)
 class RunbookInfo:
-    """A runbook: its name (file stem), path, title, purpose and parameters."""
+    """A runbook: its name (file stem), path, title, purpose and parameters.
+
+    ``schedulable`` says the runbook only reads (notebook metadata ``opslib.schedulable``):
+    a scheduled report runs with a read-only role, so only these may be scheduled.
+    """
 
     name: str
     path: Path
     title: str
     purpose: str
     parameters: tuple[ParameterInfo, ...]
+    schedulable: bool = False
 
     def parameter(self, name: str) -> ParameterInfo | None:
         return next((p for p in self.parameters if p.name == name), None)
@@ -153,6 +158,13 @@ def _cells(path: Path) -> list[Mapping[str, Any]]:
     return cells
 
 
+def _schedulable(path: Path) -> bool:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    metadata = document.get("metadata") if isinstance(document, dict) else None
+    own = metadata.get("opslib") if isinstance(metadata, dict) else None
+    return isinstance(own, dict) and own.get("schedulable") is True
+
+
 def read_runbook(path: Path) -> RunbookInfo:
     """A runbook's title, purpose and parameters; ConfigError when it cannot be read."""
     cells = _cells(path)
@@ -162,7 +174,7 @@ def read_runbook(path: Path) -> RunbookInfo:
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     title, purpose = _title_and_purpose(cells)
-    return RunbookInfo(path.stem, path, title or path.stem, purpose, parameters)
+    return RunbookInfo(path.stem, path, title or path.stem, purpose, parameters, _schedulable(path))
 
 
 def notebook_paths(directory: Path) -> list[Path]:

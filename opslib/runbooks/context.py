@@ -106,8 +106,14 @@ def to_plain(value: Any) -> Any:
     return str(value)
 
 
-def summary_document(context: RunbookContext, verdict: Verdict, data: Mapping[str, Any]) -> Any:
-    """The runbook's JSON summary: who, where, with what, the verdict and its data."""
+def summary_document(
+    context: RunbookContext, verdict: Verdict, data: Mapping[str, Any], headline: str = ""
+) -> Any:
+    """The runbook's JSON summary: who, where, with what, the verdict and its data.
+
+    ``headline`` is the one figure a history of runs shows beside the verdict
+    (``3/3 healthy``): ``opslib reports list`` and the reports index read it.
+    """
     return to_plain(
         {
             "runbook": context.name,
@@ -118,6 +124,7 @@ def summary_document(context: RunbookContext, verdict: Verdict, data: Mapping[st
             "finished": datetime.now(UTC),
             "ok": verdict.ok,
             "verdict": str(verdict),
+            "headline": headline,
             "data": dict(data),
         }
     )
@@ -150,7 +157,12 @@ def _show(conclusion: Conclusion) -> None:
 
 
 def conclude(
-    context: RunbookContext, verdict: Verdict, *, strict: bool = True, **data: Any
+    context: RunbookContext,
+    verdict: Verdict,
+    *,
+    strict: bool = True,
+    headline: str = "",
+    **data: Any,
 ) -> Conclusion:
     """Write the JSON summary and show the verdict; a ✗ verdict fails the run if ``strict``.
 
@@ -159,7 +171,7 @@ def conclude(
     """
     config = context.config
     path = summary_path(config.stack, context.name, context.started, config.base_dir())
-    write_summary(path, summary_document(context, verdict, data))
+    write_summary(path, summary_document(context, verdict, data, headline))
     logger.info("%s: summary written to %s", context.name, path)
     conclusion = Conclusion(verdict, path)
     if strict and not verdict.ok:

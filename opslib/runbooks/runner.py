@@ -162,6 +162,19 @@ def prepare_parameters(info: RunbookInfo, given: Mapping[str, Any]) -> dict[str,
     return prepared
 
 
+def json_parameters(text: str) -> dict[str, Any]:
+    """Parameters given as one JSON object (a schedule's ``OPSLIB_PARAMETERS``); '' is none."""
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"--parameters-json: not JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise ConfigError(f"--parameters-json: expected a JSON object of parameters, got {text!r}")
+    return value
+
+
 def _failed_cell(error: Any, output: Path) -> FailedCell:
     """The failing cell of a PapermillExecutionError, with its id from the saved notebook.
 
@@ -279,7 +292,7 @@ def _merge_summary(record: RunRecord) -> None:
     record.verdict = str(own.get("verdict", ""))
     record.data = dict(own.get("data") or {})
     # The runbook knows the effective parameters and its target; the run knows the rest.
-    own_keys = ("target", "parameters", "ok", "verdict", "data")
+    own_keys = ("target", "parameters", "ok", "verdict", "headline", "data")
     write_summary(path, {**record.summary(), **{k: own[k] for k in own_keys if k in own}})
 
 

@@ -119,6 +119,28 @@ class Names:
     def agent_config_parameter(self) -> str:
         return AGENT_CONFIG_PARAMETER
 
+    # --- scheduled reports (only when the config has schedules) ---
+
+    @property
+    def reports_project(self) -> str:
+        return f"{self.stack}-reports"
+
+    @property
+    def reports_log_group(self) -> str:
+        return f"/aws/codebuild/{self.reports_project}"
+
+    @property
+    def reports_bucket(self) -> str:
+        """``<stack>-reports-<account>-<region>``, ``<stack>-r-...`` past S3's 63 characters."""
+        name = f"{self.stack}-reports-{self.account}-{self.region}"
+        return (
+            name if len(name) <= BUCKET_NAME_MAX else f"{self.stack}-r-{self.account}-{self.region}"
+        )
+
+    @property
+    def schedule_group(self) -> str:
+        return self.stack
+
 
 @dataclass
 class Context:
@@ -172,6 +194,10 @@ class Context:
     @property
     def bucket_arn(self) -> str:
         return f"arn:{self.partition}:s3:::{self.names.bucket}"
+
+    @property
+    def reports_bucket_arn(self) -> str:
+        return f"arn:{self.partition}:s3:::{self.names.reports_bucket}"
 
     def local_repository(self) -> str:
         """The git repository the pipeline builds locally, absolute (config-relative)."""

@@ -78,8 +78,13 @@ def discover(api: Api, config: StackConfig) -> Context:
     return Context(config, str(identity["Account"]), partition)
 
 
-def _survey_one(resource: Resource, api: Api, ctx: Context) -> Surveyed:
+def _survey_one(resource: Resource, api: Api, ctx: Context) -> Surveyed | None:
+    """The resource's planned change; None for an unwanted one that is absent (or not ours)."""
     current = resource.read(api, ctx)
+    if not resource.wanted(ctx):
+        if current is None or not resource.owned(current, ctx):
+            return None
+        return Surveyed(resource, Change(resource.kind, resource.name, Action.DELETE), current)
     change = decide(resource.kind, resource.name, ctx.stack, resource.desired(ctx), current)
     if current is not None:
         ctx.facts.update(resource.facts(current))
@@ -90,7 +95,7 @@ def survey(session: Session, config: StackConfig, api: Api | None = None) -> lis
     """Read every resource and decide its change, without changing anything."""
     api = api or Api(session)
     ctx = discover(api, config)
-    return [_survey_one(r, api, ctx) for r in resources(ctx.names)]
+    return [s for r in resources(ctx.names) if (s := _survey_one(r, api, ctx)) is not None]
 
 
 def plan(session: Session, config: StackConfig, api: Api | None = None) -> Plan:
@@ -98,9 +103,14 @@ def plan(session: Session, config: StackConfig, api: Api | None = None) -> Plan:
     return Plan([s.change for s in survey(session, config, api)])
 
 
-def _apply_one(resource: Resource, api: Api, ctx: Context, progress: Progress) -> Change:
+def _apply_one(resource: Resource, api: Api, ctx: Context, progress: Progress) -> Change | None:
     found = _survey_one(resource, api, ctx)
+    if found is None:
+        return None
     change = found.change
+    if change.action is Action.DELETE:  # no longer wanted: the config dropped it
+        _delete(resource, api, ctx, change, found.current or {}, progress)
+        return change
     if change.action is Action.NOOP:
         progress(change, StepStatus.DONE)
         return change
@@ -137,7 +147,9 @@ def apply(
     api = api or Api(session)
     started = time.monotonic()
     ctx = discover(api, config)
-    changes = [_apply_one(r, api, ctx, progress) for r in resources(ctx.names)]
+    changes = [
+        c for r in resources(ctx.names) if (c := _apply_one(r, api, ctx, progress)) is not None
+    ]
     return RunResult(changes, api.log, time.monotonic() - started, ctx)
 
 
@@ -151,6 +163,13 @@ def _destroy_one(resource: Resource, api: Api, ctx: Context, progress: Progress)
         return change
     ctx.facts.update(resource.facts(current))
     change = Change(resource.kind, resource.name, Action.DELETE)
+    _delete(resource, api, ctx, change, current, progress)
+    return change
+
+
+def _delete(
+    resource: Resource, api: Api, ctx: Context, change: Change, current: State, progress: Progress
+) -> None:
     progress(change, StepStatus.STARTED)
     try:
         resource.delete(api, ctx, current)
@@ -158,7 +177,6 @@ def _destroy_one(resource: Resource, api: Api, ctx: Context, progress: Progress)
         progress(change, StepStatus.FAILED)
         raise ExecutionError(f"{change.summary()} failed: {exc}; run 'opslib down' again") from exc
     progress(change, StepStatus.DONE)
-    return change
 
 
 def destroy(

@@ -16,6 +16,8 @@ _DESCRIPTIONS = {
     "codebuild": "CodeBuild service role",
     "codedeploy": "CodeDeploy service role",
     "ec2": "Role of the fleet's EC2 instances",
+    "reports": "Scheduled reports' CodeBuild role (read-only)",
+    "scheduler": "EventBridge Scheduler role that starts the reports build",
 }
 
 

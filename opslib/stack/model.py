@@ -199,6 +199,13 @@ class Resource(ABC):
         """Ids and ARNs later resources need (security group id, connection ARN, ...)."""
         return {}
 
+    def wanted(self, ctx: Context) -> bool:
+        """Whether the config asks for it; an unwanted one that exists is deleted by ``up``.
+
+        Most resources are always wanted; the scheduled reports' only with ``schedules:``.
+        """
+        return True
+
     def owned(self, current: State, ctx: Context) -> bool:
         """Whether ``down`` may delete it: it carries this stack's tag."""
         return owner(current) == ctx.stack

@@ -31,6 +31,7 @@ WILDCARD_ACTIONS: dict[str, str] = {
     "ec2messages:GetEndpoint": "SSM agent's message channel",
     "ec2messages:GetMessages": "SSM agent's message channel",
     "ec2messages:SendReply": "SSM agent's message channel",
+    "cloudwatch:GetMetricData": "scheduled reports chart metrics; no resource type",
 }
 
 
@@ -178,16 +179,123 @@ ROLE_POLICIES = {
 
 def bucket_policy(ctx: Context) -> Document:
     """The artifact bucket denies every request that does not come over TLS."""
+    return tls_only_policy(ctx.bucket_arn)
+
+
+def tls_only_policy(bucket_arn: str) -> Document:
+    """A bucket policy that denies every request that does not come over TLS."""
     return document(
         {
             "Sid": "DenyInsecureTransport",
             "Effect": "Deny",
             "Principal": "*",
             "Action": "s3:*",
-            "Resource": [ctx.bucket_arn, _objects(ctx)],
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         }
     )
+
+
+# --- scheduled reports ------------------------------------------------------------------------
+
+REPORTS_PREFIX = "reports/"  # the reports build's outputs: the only place it may write
+SOURCE_PREFIX = "source/"  # the opslib source the reports build installs
+CACHE_PREFIX = "cache/"  # CodeBuild's S3 cache of the reports project (pip downloads)
+
+
+def reports_policy(ctx: Context) -> Document:
+    """The reports build: read the stack's services and CloudWatch, write only its reports.
+
+    What the schedulable runbooks (fleet-health, triage) read, each scoped to the stack's
+    ARNs; S3 writes only under ``reports/`` (and CodeBuild's cache under ``cache/``), its
+    own log group, and a publish to the stack's topic for a red verdict.
+    """
+    names = ctx.names
+    bucket = ctx.reports_bucket_arn
+    own_logs = ctx.log_group_arn(names.reports_log_group)
+    read_groups = [
+        ctx.log_group_arn(g)
+        for g in (names.events_log_group, names.build_log_group, names.app_log_group,
+                  names.deploy_log_group)
+    ]  # fmt: skip
+    app = ctx.arn("codedeploy", f"application:{names.application}")
+    group = ctx.arn("codedeploy", f"deploymentgroup:{names.application}/{names.deployment_group}")
+    return document(
+        statement(
+            "Logs", ["logs:CreateLogStream", "logs:PutLogEvents"], [own_logs, f"{own_logs}:*"]
+        ),
+        statement(
+            "Source", ["s3:GetObject", "s3:GetObjectVersion"], [f"{bucket}/{SOURCE_PREFIX}*"]
+        ),
+        statement("Reports", ["s3:PutObject"], [f"{bucket}/{REPORTS_PREFIX}*"]),
+        statement("Cache", ["s3:GetObject", "s3:PutObject"], [f"{bucket}/{CACHE_PREFIX}*"]),
+        statement("Notify", ["sns:Publish"], [ctx.topic_arn]),
+        # No resource type exists for these: "*" is the narrowest AWS accepts.
+        statement("ReadFleet", ["ec2:DescribeInstances", "cloudwatch:GetMetricData"], "*"),
+        statement(
+            "ReadAlarms",
+            ["cloudwatch:DescribeAlarms"],
+            [ctx.arn("cloudwatch", f"alarm:{ctx.stack}-*")],
+        ),
+        statement(
+            "ReadLogs",
+            ["logs:DescribeLogStreams", "logs:FilterLogEvents", "logs:GetLogEvents"],
+            read_groups + [f"{g}:*" for g in read_groups],
+        ),
+        statement(
+            "ReadPipeline",
+            [
+                "codepipeline:GetPipeline",
+                "codepipeline:GetPipelineExecution",
+                "codepipeline:GetPipelineState",
+                "codepipeline:ListActionExecutions",
+                "codepipeline:ListPipelineExecutions",
+            ],
+            [ctx.arn("codepipeline", names.pipeline)],
+        ),
+        statement(
+            "ReadBuilds",
+            ["codebuild:BatchGetBuilds", "codebuild:ListBuildsForProject"],
+            [ctx.arn("codebuild", f"project/{names.project}")],
+        ),
+        statement(
+            "ReadTestReports",
+            ["codebuild:BatchGetReports", "codebuild:DescribeTestCases"],
+            [ctx.arn("codebuild", f"report-group/{names.project}-*")],
+        ),
+        statement(
+            "ReadDeployments",
+            [
+                "codedeploy:BatchGetDeployments",
+                "codedeploy:GetDeployment",
+                "codedeploy:GetDeploymentGroup",
+                "codedeploy:ListDeployments",
+            ],
+            [group],
+        ),
+        statement("ReadApplication", ["codedeploy:GetApplication"], [app]),
+    )
+
+
+def scheduler_trust(ctx: Context) -> Document:
+    """The Scheduler's execution role: assumed by scheduler.amazonaws.com for this account only.
+
+    "aws:SourceAccount" is the confused-deputy guard the Scheduler's set-up guide recommends.
+    """
+    return document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "scheduler.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account}},
+        }
+    )
+
+
+def scheduler_policy(ctx: Context) -> Document:
+    """The schedules' role: start builds of the reports project, nothing else."""
+    project = ctx.arn("codebuild", f"project/{ctx.names.reports_project}")
+    return document(statement("StartReports", ["codebuild:StartBuild"], [project]))
 
 
 def events_to_logs_policy(ctx: Context) -> Document:

@@ -18,6 +18,18 @@ from opslib.stack.monitoring import (
 )
 from opslib.stack.network import Fleet, SecurityGroup
 from opslib.stack.s3 import Bucket
+from opslib.stack.schedules import (
+    SOURCE_KEY,
+    ReportsAlarm,
+    ReportsBucket,
+    ReportsLogGroup,
+    ReportsProject,
+    ReportsRole,
+    ReportsSource,
+    ScheduleGroup,
+    SchedulerRole,
+    Schedules,
+)
 from opslib.stack.source import Connection
 
 ROLE_SERVICES = ("codepipeline", "codebuild", "codedeploy", "ec2")
@@ -56,4 +68,20 @@ def resources(names: Names) -> list[Resource]:
         EventsRule(names.events_rule),
         Pipeline(names.pipeline),
         Dashboard(names.dashboard),
+        *reports_resources(names),
+    ]
+
+
+def reports_resources(names: Names) -> list[Resource]:
+    """The scheduled reports' resources (wanted only when the config has schedules)."""
+    return [
+        ReportsBucket(names.reports_bucket),
+        ReportsSource(SOURCE_KEY, names.reports_bucket),
+        ReportsLogGroup(names.reports_log_group),
+        ReportsRole(names.role("reports"), "reports"),
+        ReportsProject(names.reports_project),
+        ReportsAlarm(names.alarm("reports-failures")),
+        SchedulerRole(names.role("scheduler"), "scheduler"),
+        ScheduleGroup(names.schedule_group),
+        Schedules(f"{names.stack}-schedules", names.schedule_group),
     ]

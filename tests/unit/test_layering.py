@@ -34,7 +34,8 @@ ROOMS: dict[str, frozenset[str]] = {
     # SpecError carries the findings; findings.py imports nothing (checked below).
     "exceptions": frozenset({"specs.findings"}),
     "inputfiles": frozenset(),  # bounded reading of a user's YAML file: imports nothing
-    "config": frozenset({"exceptions", "inputfiles"}),
+    "schedexpr": frozenset(),  # Scheduler's expressions: syntax and next fires, imports nothing
+    "config": frozenset({"exceptions", "inputfiles", "schedexpr"}),
     "params": frozenset({"config", "exceptions"}),
     # the local target starts the emulator on demand: its public API only
     "target": frozenset({"config", "exceptions", "emulator"}),
@@ -42,7 +43,9 @@ ROOMS: dict[str, frozenset[str]] = {
     "emulator": frozenset({"opslib", "config", "exceptions", "specs"}),
     "stack": frozenset({"config", "exceptions", "target", "specs"}),
     "runbooks": frozenset({"config", "exceptions", "params", "target"}),
-    "ops": frozenset({"config", "exceptions", "params", "target", "specs", "stack", "runbooks"}),
+    "ops": frozenset(
+        {"config", "exceptions", "params", "target", "specs", "stack", "runbooks", "schedexpr"}
+    ),
     # drills: Chaos Toolkit providers over the operator's verbs (what ops imports, and ops)
     "drills": frozenset(
         {"config", "exceptions", "params", "target", "specs", "stack", "runbooks", "ops"}

@@ -160,7 +160,12 @@ class SchedulerService:
         reckoning = self._reckonings.get(schedule.arn)
         since = _since(schedule)
         if reckoning is None:
-            reckoning = Reckoning(schedule.modified, max(self.started, since))
+            # Stored before this start: what fell due while the emulator was down is not
+            # replayed. Made since (the request that loaded this room, too): from its change.
+            restored = schedule.modified < self.started
+            reckoning = Reckoning(
+                schedule.modified, max(self.started, since) if restored else since
+            )
             self._reckonings[schedule.arn] = reckoning
         elif reckoning.version != schedule.modified:
             reckoning.version = schedule.modified

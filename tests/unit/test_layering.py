@@ -34,6 +34,7 @@ ROOMS: dict[str, frozenset[str]] = {
     # SpecError carries the findings; findings.py imports nothing (checked below).
     "exceptions": frozenset({"specs.findings"}),
     "inputfiles": frozenset(),  # bounded reading of a user's YAML file: imports nothing
+    "render": frozenset(),  # the one look of every report: a leaf every room that shows may use
     "config": frozenset({"exceptions", "inputfiles"}),
     "params": frozenset({"config", "exceptions"}),
     # the local target starts the emulator on demand: its public API only
@@ -41,12 +42,14 @@ ROOMS: dict[str, frozenset[str]] = {
     "specs": frozenset({"exceptions", "inputfiles"}),
     "emulator": frozenset({"opslib", "config", "exceptions", "specs"}),
     "stack": frozenset({"config", "exceptions", "target", "specs"}),
-    "runbooks": frozenset({"config", "exceptions", "params", "target"}),
-    "ops": frozenset({"config", "exceptions", "params", "target", "specs", "stack", "runbooks"}),
+    "runbooks": frozenset({"config", "exceptions", "params", "target", "render"}),
+    "ops": frozenset(
+        {"config", "exceptions", "params", "target", "specs", "stack", "runbooks", "render"}
+    ),
     # the stack's history as frames: reads through target's session, names from stack
     "telemetry": frozenset({"config", "exceptions", "target", "stack"}),
     # pure computations over the frames (no session): the frames' schema only
-    "reports": frozenset({"config", "exceptions", "telemetry.schema"}),
+    "reports": frozenset({"config", "exceptions", "telemetry.schema", "render"}),
     "demo": _STORIES | {"cli.progress"},  # a terminal entry point: renders progress as the CLI
     "walkthrough": _STORIES,
     "cli": frozenset(

@@ -324,14 +324,7 @@ class CostReport:
                 reason=self.per_release.reason,
                 note=f"{self.releases} release(s)",
             ),
-            Headline.of(
-                "Cost Explorer, month to date",
-                explorer,
-                render.usd,
-                reason=why,
-                note=f"difference {render.usd(diff)}" if diff is not None else "",
-                status=Status.NEUTRAL,
-            ),
+            _explorer_headline(explorer, diff, why),
         )
 
     def facts(self) -> tuple[tuple[str, str], ...]:
@@ -386,6 +379,13 @@ class CostReport:
         )
 
 
+def _explorer_headline(explorer: float | None, diff: float | None, why: str) -> Headline:
+    label = "Cost Explorer, month to date"
+    if explorer is None:
+        return Headline(label, render.NO_VALUE, f"not available: {why}", Status.UNKNOWN)
+    return Headline(label, render.usd(explorer), f"difference {render.usd(diff)} from ours")
+
+
 def _month_start(moment: datetime) -> datetime:
     return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
@@ -436,15 +436,15 @@ def from_sources(
     history: pipelinereport.HistoryLike,
     inventory: InventoryLike,
     aws: AwsViewLike,
-    since: datetime,
-    until: datetime,
+    window: pipelinereport.WindowLike,
     *,
     stack: str = "",
     tier: str = "legacy",
     credits_usd: float = 0.0,
 ) -> CostReport:
-    """The cost report over [since, until) from what telemetry read (history from the month's
+    """The cost report over the window from what telemetry read (history from the month's
     start, the inventory, AWS's own view)."""
+    since, until = window.since, window.until
     events = history.coverage.get("events")
     inputs = Inputs(
         history=history.frames, inventory=inventory.frames, usage_metrics=inventory.metrics,

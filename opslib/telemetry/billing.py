@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from opslib.config import StackConfig
 from opslib.exceptions import AwsError, TargetError
 from opslib.stack.tags import STACK_TAG
 from opslib.target import Session, Target, TargetKind
@@ -136,16 +137,17 @@ class AwsView:
 
 
 def aws_view(
-    session: Session, stack: str, keys: Iterable[str], region: str, now: datetime,
-    *, enabled: bool = True,
-) -> AwsView:  # fmt: skip
-    """Ask the Price List API and Cost Explorer, unless ``enabled`` is False (say so)."""
+    session: Session, config: StackConfig, now: datetime, *, enabled: bool = True
+) -> AwsView:
+    """Ask the Price List API (the fleet's instance type) and Cost Explorer (the stack's
+    tag), unless ``enabled`` is False (and then say so)."""
     if not enabled:
         off = Availability(reason="not asked (aws_billing=False)")
         return AwsView(off, off)
+    keys = [f"{EC2_PREFIX}{config.fleet.instance_type}"]
     return AwsView(
-        refresh_prices(session, keys, region),
-        cost_explorer_month_to_date(session, stack, now),
+        refresh_prices(session, keys, config.region),
+        cost_explorer_month_to_date(session, config.stack, now),
     )
 
 

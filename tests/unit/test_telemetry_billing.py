@@ -9,6 +9,7 @@ from typing import Any, cast
 import botocore.exceptions
 import pytest
 
+from opslib.config import parse_config
 from opslib.exceptions import ConfigError
 from opslib.target import Session, Target, TargetKind
 from opslib.telemetry import billing, history, inventory
@@ -34,7 +35,7 @@ def denied(**_: Any) -> dict[str, Any]:
 def test_on_the_emulator_both_are_not_available_with_the_reason() -> None:
     local = cast(Session, FakeSession())
     local.target = Target(TargetKind.LOCAL, "us-east-1", endpoint_url="http://127.0.0.1:1")  # type: ignore[misc]
-    view = billing.aws_view(local, "demo", ["ec2.instance_hour.t3.micro"], "us-east-1", NOW)
+    view = billing.aws_view(local, parse_config({"stack": "demo"}), NOW)
     assert (
         view.prices.describe()
         == "not available: the local emulator has no Price List API (AWS only)"

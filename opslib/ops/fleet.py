@@ -403,3 +403,27 @@ def cpu_chart(report: FleetReport) -> Chart:
     axes.set_ylabel("CPU %")
     render.finish(axes)
     return Chart(figure)
+
+
+def healthy_headline(report: FleetReport | None) -> render.Headline:
+    """``2 of 2`` healthy instances, good only when every one is."""
+    if report is None:
+        return render.Headline("fleet healthy", render.NO_VALUE, "fleet not checked",
+                               render.Status.UNKNOWN)  # fmt: skip
+    total = len(report.instances)
+    well = total - len(report.unhealthy)
+    status = render.Status.GOOD if report.healthy else render.Status.BAD
+    return render.Headline("fleet healthy", f"{well} of {total}", "answer /health ok", status)
+
+
+def headlines(report: FleetReport) -> tuple[render.Headline, ...]:
+    """The fleet-health card: healthy instances, versions served, the busiest CPU."""
+    cpu = [i.cpu_percent for i in report.instances if i.cpu_percent is not None]
+    busiest = f"{max(cpu):.1f} %" if cpu else render.NO_VALUE
+    return (
+        healthy_headline(report),
+        render.Headline("serving", ", ".join(report.versions) or render.NO_VALUE,
+                        f"{len(report.versions)} version(s)"),
+        render.Headline("busiest CPU", busiest, "latest datapoint" if cpu else
+                        "no CPUUtilization datapoint yet"),
+    )  # fmt: skip

@@ -90,9 +90,10 @@ def usd(value: float | None) -> str:
     if _missing(value):
         return NO_VALUE
     amount = float(value)  # type: ignore[arg-type]
-    if amount and abs(amount) < 0.01:
-        return f"${amount:.4f}"
-    return f"${amount:,.2f}"
+    sign, amount = ("-" if amount < 0 else ""), abs(amount)  # -0.0 too: "$0.00"
+    if amount and amount < 0.01:
+        return f"{sign}${amount:.4f}"
+    return f"{sign}${amount:,.2f}" if amount else "$0.00"
 
 
 def number(value: float | None, digits: int = 2) -> str:

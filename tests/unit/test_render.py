@@ -43,6 +43,8 @@ def test_durations_in_human_units(seconds: float | None, shown: str) -> None:
         (render.usd, 0.0042, "$0.0042"),
         (render.usd, 0.0, "$0.00"),
         (render.usd, 1234.5, "$1,234.50"),
+        (render.usd, -0.0, "$0.00"),
+        (render.usd, -1.5, "-$1.50"),
         (render.number, 12.0, "12"),
         (render.number, 1234, "1,234"),
         (render.number, 0.01234, "0.012"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import pandas
@@ -26,6 +26,7 @@ from opslib.reports.figures import Figure
 from opslib.reports.summary import PipelineSummary, Reasons
 
 SOURCES = ("executions", "actions", "builds", "deployments")
+HALF_DAY = timedelta(hours=12)
 # CodeBuild's phases in the order a build goes through them (BatchGetBuilds phaseType).
 PHASE_ORDER = (
     "SUBMITTED",
@@ -184,16 +185,15 @@ class PipelineReport:
 
     # -- charts -----------------------------------------------------------------------------
     def _span(self) -> dict[str, Any]:
-        return {
-            "start": self.covered_since,
-            "end": self.until,
-            "simulated_fraction": self.simulated_fraction,
-        }
+        """Whole UTC days from the covered start to the end: a day's point sits at its noon."""
+        first = pandas.Timestamp(self.covered_since).floor("D").to_pydatetime()
+        last = pandas.Timestamp(self.until).ceil("D").to_pydatetime()
+        return {"start": first, "end": last, "simulated_fraction": self.simulated_fraction}
 
     def success_chart(self) -> render.Chart:
         """Success rate per day, its 7-day rolling line and the objective (dashed)."""
         daily = success.daily_success(self.frames["executions"])
-        days = list(daily["day"])
+        days = at_noon(daily["day"])
         return render.line_chart(
             "Success rate per day (UTC)",
             [
@@ -210,7 +210,7 @@ class PipelineReport:
     def duration_chart(self, kind: str) -> render.Chart:
         """p50 and p90 per day of ``builds`` or ``deployments``."""
         daily = success.duration_percentiles(self.frames[kind])
-        days = list(daily["day"])
+        days = at_noon(daily["day"])
         return render.line_chart(
             f"{kind.capitalize()} duration per day (p50, p90)",
             [
@@ -237,7 +237,7 @@ class PipelineReport:
         stacks = {p: list(table[p].fillna(0.0)) for p in phases}
         return render.stacked_bars(
             "Build phases per day (mean, stacked)",
-            list(table["day"]),
+            at_noon(table["day"]),
             stacks,
             ylabel="duration",
             **self._span(),
@@ -300,6 +300,11 @@ class PipelineReport:
                 }
             )
         return render.table(pandas.DataFrame(rows, columns=["key", "value", "cluster", "note"]))
+
+
+def at_noon(days: pandas.Series) -> list[datetime]:
+    """Each UTC day's midday: where its point or bar is drawn, inside the day it counts."""
+    return [d.to_pydatetime() + HALF_DAY for d in pandas.to_datetime(days, utc=True)]
 
 
 def _cluster_status(cluster: str | None) -> Status:

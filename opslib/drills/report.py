@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from opslib.drills.engine import DrillResult
 from opslib.drills.measures import parse_time
-from opslib.ops.fleet import Chart
+from opslib.render import Chart
 from opslib.runbooks.context import RunbookContext
 from opslib.runbooks.reports import summary_path
 from opslib.runbooks.verdict import Verdict, rerun_hint

@@ -10,7 +10,6 @@ public DNS name or address and the app port — the same rule as ``opslib status
 
 from __future__ import annotations
 
-import io
 import json
 import time
 import urllib.error
@@ -21,7 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from opslib import render
 from opslib.config import StackConfig
+from opslib.render import MIN_SPAN, Chart, series_style, time_axis
 from opslib.runbooks.verdict import Verdict
 from opslib.stack.network import ENDPOINT_TAG
 from opslib.stack.tags import STACK_TAG
@@ -29,7 +30,6 @@ from opslib.target import Session, aws_errors
 
 if TYPE_CHECKING:
     import pandas
-    from matplotlib.figure import Figure
 
 LIVE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down")
 PROBE_TIMEOUT = 3.0
@@ -375,56 +375,7 @@ def verdict(report: FleetReport, commit: str = "", version: str = "") -> Verdict
     return Verdict(False, f"{len(wrong)} of {total} instance(s) not healthy{expected}: {details}")
 
 
-@dataclass(frozen=True)
-class Chart:
-    """A matplotlib figure that shows itself as PNG in any notebook, whatever the backend.
-
-    A chart with nothing to draw has a ``note`` instead: the notebook and its HTML show
-    that sentence as text, not a picture of empty axes.
-    """
-
-    figure: Figure
-    note: str = ""
-
-    def _repr_png_(self) -> bytes | None:
-        if self.note:
-            return None
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=96)
-        return buffer.getvalue()
-
-    def _repr_markdown_(self) -> str | None:
-        return f"*{self.note}*" if self.note else None
-
-
-# One (line style, marker) per series on top of the colour: the emulator's hosts often
-# report the same CPU, and a line drawn exactly over another must still show.
-SERIES_STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ("-", "v"), ("--", "P"))
-MIN_SPAN = timedelta(minutes=5)  # a chart of a few datapoints still spans a readable window
 NO_CPU_DATA = "no CPUUtilization data yet"
-
-
-def series_style(n: int) -> dict[str, Any]:
-    """The n-th series' look: its own dash pattern and hollow marker, later ones finer."""
-    linestyle, marker = SERIES_STYLES[n % len(SERIES_STYLES)]
-    return {
-        "linestyle": linestyle,
-        "marker": marker,
-        "markerfacecolor": "none",
-        "linewidth": max(1.0, 2.4 - 0.4 * n),
-        "markersize": max(3.0, 8.0 - 1.5 * n),
-    }
-
-
-def time_axis(axes: Any, start: datetime, end: datetime) -> None:
-    """A UTC time axis that says each time once (matplotlib's concise date labels)."""
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-
-    locator = AutoDateLocator(tz=UTC, minticks=3, maxticks=7)  # type: ignore[no-untyped-call]
-    axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=UTC))  # type: ignore[no-untyped-call]
-    axes.set_xlim(start, end)
-    axes.set_xlabel("time (UTC)")
 
 
 def _no_data_note(report: FleetReport) -> str:
@@ -437,11 +388,8 @@ def _no_data_note(report: FleetReport) -> str:
 
 def cpu_chart(report: FleetReport) -> Chart:
     """A small line chart of CPU % per instance over the window (a note when no data)."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(7, 2.8), layout="constrained")
-    axes = figure.add_subplot()
-    axes.set_title(f"{report.stack}: CPU utilization per instance")
+    title = f"{report.stack}: CPU utilization per instance"
+    figure, axes = render.new_figure(title, width=7, height=2.8)
     if not report.cpu:
         axes.set_axis_off()
         axes.text(0.5, 0.5, NO_CPU_DATA, ha="center", transform=axes.transAxes)
@@ -449,15 +397,39 @@ def cpu_chart(report: FleetReport) -> Chart:
     names = {i.instance_id: i.name or i.instance_id for i in report.instances}
     # in the table's order (by name), so the legend reads like the table above it
     series_ids = sorted({p.instance_id for p in report.cpu}, key=lambda i: (names.get(i, i), i))
-    for n, instance_id in enumerate(series_ids):
-        series = [p for p in report.cpu if p.instance_id == instance_id]
-        times: list[Any] = [p.time for p in series]  # matplotlib plots datetimes as dates
-        label = names.get(instance_id, instance_id)
-        axes.plot(times, [p.percent for p in series], label=label, **series_style(n))
+    with render.styled():
+        for n, instance_id in enumerate(series_ids):
+            series = [p for p in report.cpu if p.instance_id == instance_id]
+            times: list[Any] = [p.time for p in series]  # matplotlib plots datetimes as dates
+            label = names.get(instance_id, instance_id)
+            axes.plot(times, [p.percent for p in series], label=label, **series_style(n))
     end = max(p.time for p in report.cpu)
     time_axis(axes, min(min(p.time for p in report.cpu), end - MIN_SPAN), end + MIN_SPAN / 10)
     axes.set_ylim(0, max(1.0, 1.2 * max(p.percent for p in report.cpu)))  # room above the top
     axes.set_ylabel("CPU %")
-    if len(series_ids) > 1:
-        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    render.finish(axes)
     return Chart(figure)
+
+
+def healthy_headline(report: FleetReport | None) -> render.Headline:
+    """``2 of 2`` healthy instances, good only when every one is."""
+    if report is None:
+        return render.Headline("fleet healthy", render.NO_VALUE, "fleet not checked",
+                               render.Status.UNKNOWN)  # fmt: skip
+    total = len(report.instances)
+    well = total - len(report.unhealthy)
+    status = render.Status.GOOD if report.healthy else render.Status.BAD
+    return render.Headline("fleet healthy", f"{well} of {total}", "answer /health ok", status)
+
+
+def headlines(report: FleetReport) -> tuple[render.Headline, ...]:
+    """The fleet-health card: healthy instances, versions served, the busiest CPU."""
+    cpu = [i.cpu_percent for i in report.instances if i.cpu_percent is not None]
+    busiest = f"{max(cpu):.1f} %" if cpu else render.NO_VALUE
+    return (
+        healthy_headline(report),
+        render.Headline("serving", ", ".join(report.versions) or render.NO_VALUE,
+                        f"{len(report.versions)} version(s)"),
+        render.Headline("busiest CPU", busiest, "latest datapoint" if cpu else
+                        "no CPUUtilization datapoint yet"),
+    )  # fmt: skip

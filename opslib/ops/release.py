@@ -21,6 +21,7 @@ from opslib.config import StackConfig
 from opslib.exceptions import ConfigError, NotFoundError
 from opslib.ops import pipeline
 from opslib.ops.fleet import FleetReport, check_fleet, serves, verify
+from opslib.render import Headline, Status
 from opslib.runbooks.verdict import Verdict
 from opslib.target import Session, aws_errors
 
@@ -413,3 +414,22 @@ def verdict(
         return Verdict(False, f"released {report.revision[:12]}, but not served by: {names}")
     count = len(fleet_report.instances)
     return Verdict(True, f"released {report.revision[:12]}: all {count} instance(s) healthy on it")
+
+
+def headlines(
+    report: pipeline.ExecutionReport, tests: BuildReport | None, served: FleetReport | None
+) -> tuple[Headline, ...]:
+    """The release card: how the pipeline ended, the commit, the tests, the fleet."""
+    from opslib.ops.fleet import healthy_headline
+
+    found = [
+        Headline("pipeline", report.status, report.execution_id[:12],
+                 Status.GOOD if report.succeeded else Status.BAD),
+        Headline("commit", report.revision[:12] or "–"),
+    ]  # fmt: skip
+    if tests is not None and tests.cases:
+        failed = len(tests.failed)
+        found.append(Headline("tests", f"{len(tests.cases) - failed} of {len(tests.cases)}",
+                              "passed", Status.BAD if failed else Status.GOOD))  # fmt: skip
+    found.append(healthy_headline(served))
+    return tuple(found)

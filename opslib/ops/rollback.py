@@ -29,6 +29,7 @@ from opslib.exceptions import AwsError, ExecutionError
 from opslib.ops import fleet
 from opslib.ops.deployments import BATCH_LIMIT, DeploymentView, revision_key, wait_deployment
 from opslib.ops.fleet import FleetReport, serves
+from opslib.render import Headline, Status
 from opslib.runbooks.verdict import Verdict, rerun_hint
 from opslib.target import Session, aws_errors
 
@@ -363,4 +364,24 @@ def verdict(
         True,
         f"rolled back to {plan.target.describe()}: all {len(fleet_report.instances)} "
         "instance(s) healthy on it",
+    )
+
+
+def headlines(
+    plan: Plan, deployment: DeploymentView | None, served: FleetReport | None
+) -> tuple[Headline, ...]:
+    """The rollback card: from which revision to which, the deployment, the fleet."""
+    from opslib.ops.fleet import healthy_headline
+
+    if deployment is None:
+        done = Headline("deployment", "none", "a dry run" if plan.possible else plan.reason)
+    else:
+        ok = deployment.status == "Succeeded"
+        done = Headline("deployment", deployment.status, deployment.deployment_id,
+                        Status.GOOD if ok else Status.BAD)  # fmt: skip
+    return (
+        Headline("serving before", plan.current.describe() if plan.current else "–"),
+        Headline("rolls back to", plan.target.describe() if plan.target else "–"),
+        done,
+        healthy_headline(served),
     )

@@ -29,6 +29,7 @@ from opslib.exceptions import AwsError, NotFoundError, OpslibError
 from opslib.ops import builds, deployments, pipeline, release
 from opslib.ops.fleet import FleetReport
 from opslib.ops.rollback import group_names
+from opslib.render import Headline, Status
 from opslib.runbooks.verdict import Verdict
 from opslib.stack.context import Names
 from opslib.target import Session, aws_errors
@@ -555,3 +556,19 @@ def verdict(
     if not advice.runbook:
         return Verdict(True, f"all clear: {counts}")
     return Verdict(False, f"{counts}; next: {advice.runbook} — {advice.reason}")
+
+
+def headlines(
+    found: Failures, alarms: Alarms, fleet_report: FleetReport | None
+) -> tuple[Headline, ...]:
+    """The triage card: failures (unresolved ones bad), alarms firing, the fleet."""
+    from opslib.ops.fleet import healthy_headline
+
+    unresolved = len(found.unresolved)
+    return (
+        Headline("failures", str(len(found.items)), f"{unresolved} unresolved, of "
+                 f"{found.executions} execution(s)", Status.BAD if unresolved else Status.GOOD),
+        Headline("alarms firing", str(len(alarms.firing)), f"of {len(alarms.items)} alarm(s)",
+                 Status.BAD if alarms.firing else Status.GOOD),
+        healthy_headline(fleet_report),
+    )  # fmt: skip

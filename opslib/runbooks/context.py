@@ -19,6 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opslib import render
 from opslib.config import StackConfig, load_config, override
 from opslib.exceptions import ExecutionError
 from opslib.runbooks.display import use_report_tables
@@ -147,13 +148,32 @@ class Conclusion:
         return f"### {self.verdict}\n\nsummary: `{self.summary_path}`"
 
 
-def _show(conclusion: Conclusion) -> None:
-    """Show the conclusion as the cell's output even though the run fails right after."""
+def _show(shown: Any) -> None:
+    """Show something as the cell's output (the conclusion even though the run fails right
+    after, the header card before it)."""
     try:
         from IPython.display import display
     except ImportError:  # outside Jupyter there is no one to show it to
         return
-    display(conclusion)  # type: ignore[no-untyped-call]
+    display(shown)  # type: ignore[no-untyped-call]
+
+
+def title_of(name: str) -> str:
+    """``fleet-health`` -> ``Fleet health``: the card's title when the runbook gives none."""
+    words = name.replace("-", " ").replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
+def header_card(
+    context: RunbookContext, verdict: Verdict, headlines: tuple[render.Headline, ...] = ()
+) -> render.Card:
+    """The runbook's header card: its verdict, headline figures, stack, target and time."""
+    facts = (
+        ("stack", context.config.stack),
+        ("target", context.session.target.describe()),
+        ("run", render.when(context.started)),
+    )
+    return render.Card(title_of(context.name), tuple(headlines), str(verdict), verdict.ok, facts)
 
 
 def conclude(
@@ -162,18 +182,24 @@ def conclude(
     *,
     strict: bool = True,
     headline: str = "",
+    headlines: tuple[render.Headline, ...] = (),
+    card: render.Card | None = None,
     **data: Any,
 ) -> Conclusion:
-    """Write the JSON summary and show the verdict; a ✗ verdict fails the run if ``strict``.
+    """Write the JSON summary, show the header card and the verdict; a ✗ verdict fails the
+    run if ``strict``.
 
-    ``strict=False`` is for runbooks whose job is to report (triage): finding problems is
-    their success, not their failure.
+    ``strict=False`` is for runbooks whose job is to report (triage, the reports): finding
+    problems is their success, not their failure. The card (``card``, else one made of the
+    verdict and ``headlines``) is lifted to the top of the HTML record; ``headline`` is the
+    one figure the summary keeps for a history of runs (``opslib reports list``).
     """
     config = context.config
     path = summary_path(config.stack, context.name, context.started, config.base_dir())
     write_summary(path, summary_document(context, verdict, data, headline))
     logger.info("%s: summary written to %s", context.name, path)
     conclusion = Conclusion(verdict, path)
+    _show(card or header_card(context, verdict, headlines))
     if strict and not verdict.ok:
         _show(conclusion)
         raise ExecutionError(str(verdict))

@@ -4,6 +4,8 @@ The executed notebook keeps everything for whoever opens it — code, outputs, t
 The HTML beside it is for people: outputs only (``nbconvert --no-input``), and where a step
 failed a short red box naming the step and its one-line error instead of a traceback, with
 the same box at the top of the page so nobody has to scroll to learn that the run stopped.
+The runbook's header card (``opslib.render.Card``, shown by its conclusion) is lifted to
+the top too, under that box: the verdict and the headline figures come first.
 Papermill's own failure banners (cells tagged ``papermill-error-cell-tag``, red 2em text
 pointing at ``In [n]``) are replaced by these boxes.
 
@@ -19,6 +21,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from opslib.render import CARD_METADATA
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -144,11 +148,30 @@ def for_people(notebook: NotebookNode, notebook_name: str = "") -> NotebookNode:
     for index, cell in enumerate(readable.cells):
         if cell.get("cell_type") == "code":
             failures += _scrubbed_outputs(cell, index, notebook_name)
+    card = _lifted_card(readable.cells)
+    if card is not None:
+        top_card = nbformat.v4.new_code_cell()  # type: ignore[no-untyped-call]
+        top_card.outputs = [card]
+        readable.cells.insert(0, top_card)
     if failures:
         box = error_box(failures[0], notebook_name, summary=True)
         top = nbformat.v4.new_markdown_cell(box)  # type: ignore[no-untyped-call]
         readable.cells.insert(0, top)
     return readable
+
+
+def _lifted_card(cells: list[Any]) -> Any | None:
+    """Take the last header card (an output marked ``CARD_METADATA``) out of its cell."""
+    found: tuple[Any, Any] | None = None
+    for cell in cells:
+        for output in cell.get("outputs") or []:
+            if (output.get("metadata") or {}).get(CARD_METADATA):
+                found = (cell, output)
+    if found is None:
+        return None
+    cell, output = found
+    cell["outputs"] = [o for o in cell["outputs"] if o is not output]
+    return output
 
 
 def export_html(notebook: Path, html_path: Path) -> Path:

@@ -360,11 +360,26 @@ def test_cases(reader: Reader, builds_frame: pandas.DataFrame) -> pandas.DataFra
     rows: list[parse.Row] = []
     for record in repeated.to_dict("records"):
         for arn in record["report_arns"] or ():
-            for page in reader.pages(
-                "codebuild", "DescribeTestCases", reportArn=arn, maxResults=TEST_CASES_PAGE
-            ):
-                rows += [parse.test_case(c, record) for c in page.get("testCases") or []]
+            rows += _report_cases(reader, arn, record)
     return frame("test_cases", rows)
+
+
+def _report_cases(reader: Reader, arn: str, record: Mapping[str, Any]) -> list[parse.Row]:
+    """One report's test cases; none for a report that has none to give.
+
+    A build's reportArns hold its code-coverage reports too, which have no test cases
+    (the emulator answers ResourceNotFoundException for them), and CodeBuild deletes
+    reports after their report group's retention: both are skipped, not an error.
+    """
+    rows: list[parse.Row] = []
+    try:
+        for page in reader.pages(
+            "codebuild", "DescribeTestCases", reportArn=arn, maxResults=TEST_CASES_PAGE
+        ):
+            rows += [parse.test_case(c, record) for c in page.get("testCases") or []]
+    except NotFoundError:
+        logger.info("report %s has no test cases to read", arn)
+    return rows
 
 
 def pages_for(items: int, page: int) -> int:

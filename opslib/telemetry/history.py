@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas
 
 from opslib.config import StackConfig
+from opslib.exceptions import ConfigError
 from opslib.target import Session
-from opslib.telemetry import fetch
+from opslib.telemetry import fetch, parse
 from opslib.telemetry.fetch import Coverage, Reader, Sources, Window, pages_for
 
 
@@ -36,6 +37,27 @@ class History:
         if executions.empty:
             return None
         return float(executions["simulated"].fillna(False).mean())
+
+
+def report_window(days: float, since: str = "", until: datetime | None = None) -> Window:
+    """The window a report asks about: ``since`` (ISO 8601) to now, else ``days`` before now."""
+    until = until or datetime.now(UTC)
+    if not since:
+        return Window.last(days, until)
+    start = parse.when(since)
+    if start is None:
+        raise ConfigError(
+            f"since: expected an ISO 8601 time such as 2026-12-01T00:00Z or empty, got {since!r}"
+        )
+    if start >= until:
+        raise ConfigError(f"since: {since} is not before now ({until.isoformat()})")
+    return Window(start, until)
+
+
+def from_month_start(window: Window) -> Window:
+    """The window reaching back to its last month's start too (month-to-date needs it)."""
+    first = window.until.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return Window(min(window.since, first), window.until) if first < window.until else window
 
 
 def collect(

@@ -155,6 +155,54 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         ("duration_s", REAL, "durationInNanoSeconds / 1e9"),
         ("time", TIME, "the build's start (a test case carries no run time of its own)"),
     ),
+    # What the cost report prices beside the history (opslib.telemetry.inventory).
+    # DescribeInstances: one row per instance of the stack (its tag)
+    "instances": _columns(
+        ("instance_id", TEXT, "InstanceId"),
+        ("type", TEXT, "InstanceType"),
+        ("state", TEXT, "State.Name"),
+        ("launch", TIME, "LaunchTime"),
+    ),
+    # DescribeVolumes: one row per EBS volume attached to the stack's instances
+    "volumes": _columns(
+        ("volume_id", TEXT, "VolumeId"),
+        ("type", TEXT, "VolumeType: gp2 | gp3 | ..."),
+        ("size_gb", REAL, "Size (GiB)"),
+        ("create", TIME, "CreateTime"),
+    ),
+    # ListObjectVersions: one row per object version of the artifact bucket
+    "object_versions": _columns(
+        ("bucket", TEXT, "the bucket"),
+        ("key", TEXT, "Key"),
+        ("version_id", TEXT, "VersionId"),
+        ("size_bytes", REAL, "Size"),
+        ("latest", FLAG, "IsLatest (False: a noncurrent version, billed as well)"),
+        ("modified", TIME, "LastModified"),
+    ),
+    # DescribeLogGroups: one row per log group of the stack
+    "log_groups": _columns(
+        ("name", TEXT, "logGroupName"),
+        ("stored_bytes", REAL, "storedBytes"),
+        ("created", TIME, "creationTime"),
+        ("retention_days", COUNT, "retentionInDays (None: never expire)"),
+    ),
+    # DescribeAlarms: one row per alarm of the stack
+    "alarms": _columns(
+        ("name", TEXT, "AlarmName"),
+        ("alarm_type", TEXT, "MetricAlarm | CompositeAlarm"),
+        ("metrics", COUNT, "metrics it evaluates (1, or its metric math's MetricStat queries)"),
+    ),
+    # ListMetrics: one row per custom metric (the stack's namespace) with dimensions
+    "custom_metrics": _columns(
+        ("namespace", TEXT, "Namespace"),
+        ("name", TEXT, "MetricName"),
+        ("dimensions", TEXT, "Dimensions as name=value, joined by commas"),
+    ),
+    # ListDashboards: one row per dashboard of the stack
+    "dashboards": _columns(
+        ("name", TEXT, "DashboardName"),
+        ("modified", TIME, "LastModified"),
+    ),
 }
 
 

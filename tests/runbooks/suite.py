@@ -35,6 +35,8 @@ SUITE = (
     "runbooks/release.ipynb",  # a real pipeline run of the source clone's head
     "runbooks/rollback.ipynb",  # confirm=False by default: a dry run
     "runbooks/triage.ipynb",
+    "runbooks/pipeline-report.ipynb",  # read-only: the history the runs above left
+    "runbooks/cost-report.ipynb",  # read-only
     "runbooks/drill-bad-release.ipynb",  # confirm=False by default: a dry run
     "runbooks/drill-artifact-loss.ipynb",  # confirm=False by default: a dry run
     "runbooks/drill-scorecard.ipynb",  # read-only

@@ -35,6 +35,7 @@ ROOMS: dict[str, frozenset[str]] = {
     "exceptions": frozenset({"specs.findings"}),
     "inputfiles": frozenset(),  # bounded reading of a user's YAML file: imports nothing
     "schedexpr": frozenset(),  # Scheduler's expressions: syntax and next fires, imports nothing
+    "render": frozenset(),  # the one look of every report: a leaf every room that shows may use
     "config": frozenset({"exceptions", "inputfiles", "schedexpr"}),
     "params": frozenset({"config", "exceptions"}),
     # the local target starts the emulator on demand: its public API only
@@ -42,18 +43,19 @@ ROOMS: dict[str, frozenset[str]] = {
     "specs": frozenset({"exceptions", "inputfiles"}),
     "emulator": frozenset({"opslib", "config", "exceptions", "specs"}),
     "stack": frozenset({"config", "exceptions", "target", "specs"}),
-    "runbooks": frozenset({"config", "exceptions", "params", "target"}),
+    "runbooks": frozenset({"config", "exceptions", "params", "target", "render"}),
     "ops": frozenset(
         {"config", "exceptions", "params", "target", "specs", "stack", "runbooks", "schedexpr"}
+        | {"render"}
     ),
     # drills: Chaos Toolkit providers over the operator's verbs (what ops imports, and ops)
     "drills": frozenset(
-        {"config", "exceptions", "params", "target", "specs", "stack", "runbooks", "ops"}
+        {"config", "exceptions", "params", "target", "specs", "stack", "runbooks", "ops", "render"}
     ),
     # the stack's history as frames: reads through target's session, names from stack
     "telemetry": frozenset({"config", "exceptions", "target", "stack"}),
     # pure computations over the frames (no session): the frames' schema only
-    "reports": frozenset({"config", "exceptions", "telemetry.schema"}),
+    "reports": frozenset({"config", "exceptions", "telemetry.schema", "render"}),
     "demo": _STORIES | {"cli.progress"},  # a terminal entry point: renders progress as the CLI
     "walkthrough": _STORIES,
     "cli": frozenset(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import nbformat
 
+from opslib import render
 from opslib.runbooks import html
 
 TRACEBACK = (
@@ -92,3 +93,41 @@ def test_a_named_cell_is_a_step() -> None:
     assert html.step_name(cell, 4) == "step 'verdict'"
     cell.id = "0e787c4d"
     assert html.step_name(cell, 4) == "cell In [9]"
+
+
+def carded_notebook(failed: bool = False) -> nbformat.NotebookNode:
+    """A run whose last cell showed the header card (a Card's display output) and a verdict."""
+    book = executed_notebook() if failed else nbformat.v4.new_notebook()
+    card = render.Card("Fleet health", verdict="✓ all 2 instance(s) healthy", ok=True)
+    data, metadata = card._repr_mimebundle_()
+    verdict = nbformat.v4.new_code_cell("runbooks.conclude(rb, v)", execution_count=9)
+    verdict.id = "verdict"
+    verdict.outputs = [
+        nbformat.v4.new_output("display_data", data=data, metadata=metadata),
+        nbformat.v4.new_output("execute_result", data={"text/markdown": "### ✓ fine"},
+                               execution_count=9),
+    ]  # fmt: skip
+    book.cells = [nbformat.v4.new_markdown_cell("# Fleet health"), *book.cells[1:], verdict]
+    return book
+
+
+def test_the_header_card_is_lifted_to_the_top_of_the_record() -> None:
+    readable = html.for_people(carded_notebook(), "x.ipynb")
+    (card,) = readable.cells[0].outputs
+    assert card.metadata[render.CARD_METADATA] is True
+    assert "✓ all 2 instance(s) healthy" in card.data["text/html"]
+    assert [o.output_type for o in readable.cells[-1].outputs] == ["execute_result"]  # moved
+
+
+def test_after_a_failure_the_error_box_comes_first_then_the_card() -> None:
+    readable = html.for_people(carded_notebook(failed=True), "x.ipynb")
+    assert "opslib-step-error" in readable.cells[0].source
+    assert readable.cells[1].outputs[0].metadata[render.CARD_METADATA] is True
+
+
+def test_a_record_without_a_card_is_left_as_it_was() -> None:
+    readable = html.for_people(executed_notebook(), "x.ipynb")
+    assert not any(
+        (o.get("metadata") or {}).get(render.CARD_METADATA)
+        for c in readable.cells for o in c.get("outputs") or []
+    )  # fmt: skip

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from click.testing import CliRunner
 
-from opslib import runbooks
+from opslib import render, runbooks
 from opslib.cli.main import cli
 from opslib.exceptions import ConfigError, ExecutionError
 from opslib.runbooks import catalog, context, reports, runner
@@ -283,6 +283,23 @@ def test_conclude_writes_the_summary_beside_the_output_notebook(
     )
     assert summary["stack"] == "opslib-demo" and summary["started"] == WHEN.isoformat()
     assert done._repr_markdown_().startswith("### ✓ fine")
+
+
+def test_conclude_shows_the_header_card_with_the_verdict_and_headlines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(reports.REPORTS_ENV, str(tmp_path))
+    shown: list[Any] = []
+    monkeypatch.setattr(context, "_show", shown.append)
+    figure = render.Headline("healthy", "2 of 2")
+    runbooks.conclude(fake_context(), Verdict(True, "fine"), headlines=(figure,))
+    (card,) = shown
+    assert isinstance(card, render.Card) and card.title == "Demo"
+    assert (card.verdict, card.ok, card.headlines) == ("✓ fine", True, (figure,))
+    assert dict(card.facts)["stack"] == "opslib-demo"
+    given = render.Card("Pipeline report")
+    runbooks.conclude(fake_context(), Verdict(True, "fine"), card=given)
+    assert shown[-1] is given
 
 
 def test_conclude_without_the_runner_writes_under_the_reports_dir(

@@ -181,6 +181,29 @@ def test_only_commits_built_twice_have_their_test_cases_read() -> None:
     ]
 
 
+def test_a_coverage_or_expired_report_has_no_test_cases_and_is_skipped() -> None:
+    import botocore.exceptions
+
+    from opslib.telemetry import parse
+    from opslib.telemetry.schema import frame
+
+    *_, builds, _ = fx.scripted()
+    coverage = "arn:aws:codebuild:us-east-1:123456789012:report/demo-build-coverage:b2"
+    again = {**builds[1], "id": "demo-build:b2-retry", "reportArns": [coverage]}
+    builds_frame = frame("builds", [parse.build(b) for b in [builds[1], again]])
+
+    def answer(reportArn: str, **_: Any) -> dict[str, Any]:  # noqa: N803
+        if reportArn == coverage:
+            error = {"Error": {"Code": "ResourceNotFoundException", "Message": "no report"}}
+            raise botocore.exceptions.ClientError(error, "DescribeTestCases")  # type: ignore[arg-type]
+        return {"testCases": [{"reportArn": reportArn, "name": "adds", "status": "FAILED"}]}
+
+    reader = Reader(FakeSession(codebuild=FakeClient({"describe_test_cases": answer})))  # type: ignore[arg-type]
+    cases = fetch.test_cases(reader, builds_frame)
+    assert list(cases["build_id"]) == ["demo-build:b2"]  # the coverage report gave none
+    assert reader.calls == {"codebuild.DescribeTestCases": 2}
+
+
 @pytest.mark.parametrize("days", [0, -1])
 def test_a_window_of_no_days_is_refused(days: float) -> None:
     with pytest.raises(ConfigError, match="days: expected a positive number"):

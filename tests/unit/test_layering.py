@@ -69,6 +69,9 @@ EMULATOR_ROOMS: dict[str, frozenset[str]] = {
     "codedeploy": frozenset({"core", "ec2"}),
     "codepipeline": frozenset({"core"}),
     "server": frozenset({"*"}),  # the process: composes every service
+    # simulate-history writes what each service would have recorded, in its own words and
+    # stores (AWS has no backfill, so there is no API to write it through)
+    "history": frozenset({"core", "codebuild", "codedeploy", "codepipeline", "cloudwatch"}),
 }
 EMULATOR_DEFAULT = frozenset({"core"})
 

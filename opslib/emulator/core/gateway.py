@@ -190,6 +190,11 @@ class Gateway:
         self.after_hooks: dict[tuple[str, str], list[AfterHook]] = {}
         self.checks: dict[tuple[str, str], Check] = {}
         self.loaders: dict[str, Callable[[], None]] = {}
+        self.internal: dict[str, Handler] = {}  # emulator-only paths under /opslib/
+
+    def route(self, path: str, handler: Handler) -> None:
+        """Answer POSTs to ``path`` (``/opslib/...``: the emulator's own, no AWS API)."""
+        self.internal[path] = handler
 
     def load_before(self, service: str, loader: Callable[[], None]) -> None:
         """Call ``loader`` before the first request of ``service`` is dispatched.
@@ -216,12 +221,28 @@ class Gateway:
     ) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/opslib/health":
             response = ApiResponse.json(self.health())
+        elif environ.get("PATH_INFO") in self.internal:
+            response = self._internal(read_request(environ))
         else:
             request = read_request(environ)
             with self.lock:
                 response = self._dispatch(request, environ)
         start_response(f"{response.status} {_reason(response.status)}", response.headers)
         return [response.body]
+
+    def _internal(self, request: ApiRequest) -> ApiResponse:
+        """An emulator-only path: POST only, under the state lock, errors as one message."""
+        if request.method != "POST":
+            return ApiResponse.json({"message": f"{request.path} takes POST"}, 405)
+        try:
+            with self.lock:
+                return self.internal[request.path](request)
+        except StateNotDurable as exc:
+            logger.error("refused %s: %s", request.path, exc)
+            return ApiResponse.json({"message": str(exc)}, 500)
+        except Exception as exc:
+            logger.exception("%s failed", request.path)
+            return ApiResponse.json({"message": f"{request.path} failed: {exc!r}"}, 500)
 
     def _load(self, service: str) -> None:
         loader = self.loaders.get(service)

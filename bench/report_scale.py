@@ -58,8 +58,8 @@ def make_repository(path: Path) -> None:
     path.mkdir(parents=True)
     for name, text in REPOSITORY_FILES.items():
         (path / name).write_text(text)
-    for command in (["init", "-q", "-b", "main"], ["add", "-A"],
-                    ["-c", "user.name=b", "-c", "user.email=b@x", "commit", "-qm", "one"]):  # fmt: skip
+    identity = ["-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+    for command in (["init", "-q", "-b", "main"], ["add", "-A"], [*identity, "commit", "-qm", "1"]):
         subprocess.run(["git", *command], cwd=path, check=True)
 
 

@@ -196,5 +196,5 @@ def test_page_of_refuses_what_aws_refuses(params: dict[str, object], code: str) 
 
 
 def test_a_page_says_whether_more_follow() -> None:
-    assert Page(0, 100).token(250) == "100"
-    assert Page(200, 100).token(250) is None
+    assert Page(0, 2).split([1, 2, 3]) == ([1, 2], "2")
+    assert Page(4, 2).split([5, 6]) == ([5, 6], None)

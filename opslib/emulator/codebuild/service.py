@@ -165,10 +165,10 @@ class BuildService:
         found = self.runtime.records.page(
             KIND, where=where, args=args, order="json_extract(body, '$.startTime')",
             descending=params.get("sortOrder") != "ASCENDING",
-            limit=page.size, offset=page.offset,
+            limit=page.size + 1, offset=page.offset,
         )  # fmt: skip
+        found, token = page.split(found)
         answer: dict[str, Any] = {"ids": [b["id"] for b in found]}
-        token = page.token(self.runtime.records.count(KIND, where=where, args=args))
         if token:
             answer["nextToken"] = token
         return answer

@@ -132,11 +132,10 @@ class DeploymentReads:
         page = page_of(params, default=PAGE, maximum=PAGE, size_key=None)
         found = self.runtime.records.page(
             KIND, where=" AND ".join(where), args=tuple(args),
-            order="json_extract(body, '$.createTime')", limit=page.size, offset=page.offset,
+            order="json_extract(body, '$.createTime')", limit=page.size + 1, offset=page.offset,
         )  # fmt: skip
+        found, token = page.split(found)
         answer: dict[str, Any] = {"deployments": [d["deploymentId"] for d in found]}
-        total = self.runtime.records.count(KIND, where=" AND ".join(where), args=tuple(args))
-        token = page.token(total)
         if token:
             answer["nextToken"] = token
         return ApiResponse.json(answer)

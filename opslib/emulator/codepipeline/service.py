@@ -200,10 +200,10 @@ class PipelineService:
         page = page_of(params, default=PAGE, maximum=PAGE)
         found = self.runtime.records.page(
             EXECUTION, where=_OF_PIPELINE, args=(name,), order=_START,
-            limit=page.size, offset=page.offset,
+            limit=page.size + 1, offset=page.offset,
         )  # fmt: skip
+        found, token = page.split(found)
         answer: dict[str, Any] = {"pipelineExecutionSummaries": [_summary(d) for d in found]}
-        token = page.token(self.runtime.records.count(EXECUTION, where=_OF_PIPELINE, args=(name,)))
         if token:
             answer["nextToken"] = token
         return ApiResponse.json(answer)
@@ -224,11 +224,11 @@ class PipelineService:
             where=where,
             args=tuple(args),
             order=_START,
-            limit=page.size,
+            limit=page.size + 1,
             offset=page.offset,
         )
+        found, token = page.split(found)
         answer: dict[str, Any] = {"actionExecutionDetails": [public(a) for a in found]}
-        token = page.token(self.runtime.records.count(ACTION, where=where, args=tuple(args)))
         if token:
             answer["nextToken"] = token
         return ApiResponse.json(answer)

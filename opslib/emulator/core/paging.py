@@ -19,10 +19,14 @@ class Page:
     offset: int
     size: int
 
-    def token(self, total: int) -> str | None:
-        """The nextToken of this page, or None when it is the last one."""
-        following = self.offset + self.size
-        return str(following) if following < total else None
+    def split(self, found: list[Any]) -> tuple[list[Any], str | None]:
+        """A read of ``size + 1`` items: this page's items and the token, when more follow.
+
+        One item more than the page tells whether another page follows without counting
+        every matching record.
+        """
+        items = found[: self.size]
+        return items, (str(self.offset + self.size) if len(found) > self.size else None)
 
 
 def page_of(

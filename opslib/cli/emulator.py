@@ -152,3 +152,90 @@ def fault_clear(state: CliState, fault_id: str) -> None:
     """Remove faults: all, or one by id."""
     gone = emulator.clear_faults(_endpoint(state), fault_id)
     click.echo(f"cleared {len(gone)} fault(s)")
+@emulator_group.command("simulate-history")
+@click.option(
+    "--days",
+    type=click.IntRange(1),
+    default=90,
+    show_default=True,
+    help="How many days back from now to fill.",
+)
+@click.option("--runs-per-day", type=click.IntRange(1), default=20, show_default=True)
+@click.option(
+    "--failure-rate",
+    type=click.FloatRange(0, 1),
+    default=0.1,
+    show_default=True,
+    help="Share of runs that fail (their builds or their deployments).",
+)
+@click.option("--seed", type=int, help="Draw the same history again (default: a new one).")
+@pass_state
+def simulate_history(
+    state: CliState, days: int, runs_per_day: int, failure_rate: float, seed: int | None
+) -> None:
+    """Backfill the pipeline's history (emulator only: AWS has no backfill).
+
+    Pipeline executions, builds, deployments, their events, log lines and metrics over the
+    window, each marked simulated so reports say how much of their data is.
+    """
+    import random
+    import time
+
+    from opslib.exceptions import ConfigError
+    from opslib.stack.context import Names
+
+    config = state.config()
+    if config.target != "local":
+        raise ConfigError(
+            f"simulate-history: target {config.target} has no backfill; it writes only into "
+            "the local emulator (use --target local)"
+        )
+    seed = random.SystemRandom().randrange(2**31) if seed is None else seed
+    names = Names(config.stack, "", config.region)
+    spec = emulator.HistorySpec(
+        names.pipeline,
+        names.events_log_group,
+        days,
+        runs_per_day,
+        time.time(),
+        failure_rate,
+        seed,
+    )
+    info = emulator.ensure_running(config)
+    done = _with_progress(info, spec, config.region)
+    click.echo(_summary(spec, done))
+
+
+def _with_progress(
+    info: emulator.EmulatorInfo, spec: emulator.HistorySpec, region: str
+) -> list[emulator.DayWritten]:
+    """The days written, with a rich bar on a terminal, a line per tenth otherwise."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        step = max(1, spec.days // 10)
+
+        def line(day: emulator.DayWritten) -> None:
+            if (day.day + 1) % step == 0 or day.day + 1 == spec.days:
+                click.echo(f"  day {day.day + 1}/{spec.days} written")
+
+        return emulator.simulate_history(info, spec, region, line)
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"simulating {spec.pipeline}", total=spec.days)
+        return emulator.simulate_history(info, spec, region, lambda _: progress.advance(task))
+
+
+def _summary(spec: emulator.HistorySpec, done: list[emulator.DayWritten]) -> str:
+    total = {
+        k: sum(getattr(d, k) for d in done)
+        for k in ("executions", "builds", "deployments", "events", "log_lines", "datapoints")
+    }
+    return (
+        f"simulated {spec.days} days of {spec.pipeline} (seed {spec.seed}): "
+        f"{total['executions']} executions, {total['builds']} builds, "
+        f"{total['deployments']} deployments, {total['events']} events, "
+        f"{total['log_lines']} log lines, {total['datapoints']} datapoints"
+    )

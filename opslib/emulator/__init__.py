@@ -6,9 +6,11 @@ through the AWS API, like to AWS.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from opslib.emulator.core.backfill import DayWritten, HistorySpec, post_day
 from opslib.emulator.core.faultclient import clear_faults, inject_fault, list_faults
 from opslib.emulator.core.faultspec import Fault
 from opslib.emulator.core.lifecycle import (
@@ -25,15 +27,18 @@ if TYPE_CHECKING:  # the server process imports this package too: it needs no co
     from opslib.config import StackConfig
 
 __all__ = [
+    "DayWritten",
     "EmulatorInfo",
     "EmulatorStatus",
     "Fault",
     "clear_faults",
+    "HistorySpec",
     "ensure_running",
     "inject_fault",
     "list_faults",
     "log_lines",
     "reset",
+    "simulate_history",
     "start",
     "status",
     "stop",
@@ -44,3 +49,23 @@ def ensure_running(config: StackConfig) -> EmulatorInfo:
     """The stack's emulator, started on demand when none runs on its state directory."""
     state_dir: Path = config.state_dir()
     return start(state_dir, config.emulator.port)
+
+
+def simulate_history(
+    info: EmulatorInfo,
+    spec: HistorySpec,
+    region: str,
+    on_day: Callable[[DayWritten], None] | None = None,
+) -> list[DayWritten]:
+    """Backfill ``spec``'s window into the running emulator, oldest day first.
+
+    Through the emulator's own door (``/opslib/simulate-history``): AWS has no backfill.
+    One request per day, so ``on_day`` can draw progress as the days are written.
+    """
+    done = []
+    for day in range(spec.days):
+        written = post_day(info.endpoint, spec, day, region)
+        done.append(written)
+        if on_day is not None:
+            on_day(written)
+    return done

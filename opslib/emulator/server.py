@@ -35,9 +35,9 @@ from opslib.emulator.cloudwatch.logmigrate import import_moto_logs
 from opslib.emulator.cloudwatch.logs import LogService
 from opslib.emulator.cloudwatch.logstore import LogStore
 from opslib.emulator.cloudwatch.metrics import MetricService
-from opslib.emulator.core import limits, motofixes
+from opslib.emulator.core import backfill, limits, motofixes
 from opslib.emulator.core.faults import FaultSwitch
-from opslib.emulator.core.gateway import Gateway
+from opslib.emulator.core.gateway import ApiRequest, ApiResponse, Gateway
 from opslib.emulator.core.lifecycle import EXIT_NO_SPACE, INFO_FILE, PORT_FILE
 from opslib.emulator.core.runtime import Runtime
 from opslib.emulator.core.store import (
@@ -118,6 +118,8 @@ class Emulator:
         self.metrics.register()
         self.alarms = AlarmEvaluator(self.runtime, self.metrics.store)
         self.alarms.register()
+        gateway.endpoint(backfill.PATH, gateway.locked_post(self._simulate_history))  # not AWS
+        self._history: Any = None
         self.rebooting = self.hosts.settle()
         listener = bind_first(ports)
         self.server: BaseWSGIServer = make_server(
@@ -201,6 +203,15 @@ class Emulator:
         self.schedules.register()
         if self.runtime.endpoint:  # loaded by a request: the server listens already
             self.schedules.start()
+
+    def _simulate_history(self, request: ApiRequest) -> ApiResponse:
+        """simulate-history's day (its room is imported by the first such request)."""
+        if self._history is None:
+            from opslib.emulator.history.service import HistoryService
+
+            self._history = HistoryService(self.runtime, self.logs.store, self.metrics.store)
+        response: ApiResponse = self._history.handle(request)
+        return response
 
     def health(self) -> dict[str, Any]:
         return {

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 EXECUTIONS_PAGE = 100  # ListPipelineExecutions / ListActionExecutions maxResults
 BUILDS_BATCH = 100  # BatchGetBuilds ids
 DEPLOYMENTS_BATCH = 25  # BatchGetDeployments deploymentIds
+DEPLOYMENTS_PAGE = 100  # ListDeployments / ListDeploymentTargets ids per page (AWS's pages)
 TARGETS_BATCH = 25  # BatchGetDeploymentTargets targetIds
 ALARM_HISTORY_PAGE = 100  # DescribeAlarmHistory MaxRecords
 METRIC_QUERIES = 500  # GetMetricData MetricDataQueries

@@ -114,12 +114,33 @@ def minimum_calls(history: History) -> dict[str, int]:
         "codepipeline.ListActionExecutions": pages_for(actions + 1, fetch.EXECUTIONS_PAGE),
         "codebuild.ListBuildsForProject": pages_for(builds + 1, fetch.BUILDS_BATCH),
         "codebuild.BatchGetBuilds": pages_for(builds + 1, fetch.BUILDS_BATCH),
-        "codedeploy.ListDeployments": 1,
+        "codedeploy.ListDeployments": pages_for(deployments, fetch.DEPLOYMENTS_PAGE),
         "codedeploy.BatchGetDeployments": (
             pages_for(deployments, fetch.DEPLOYMENTS_BATCH) if deployments else 0
         ),
         "cloudwatch.DescribeAlarmHistory": pages_for(
             len(f["alarm_changes"]), fetch.ALARM_HISTORY_PAGE
         ),
+        **_target_calls(f["deployment_targets"]),
     }
+    if "events" in f:
+        need["logs.DescribeLogGroups"] = 1
+        need["logs.FilterLogEvents"] = pages_for(len(f["events"]), fetch.LOG_EVENTS_PAGE)
     return need
+
+
+def _target_calls(targets: pandas.DataFrame) -> dict[str, int]:
+    """Per deployment whose instances were read: its listing, then its batches of 25.
+
+    CodeDeploy lists and gets targets one deployment at a time (no call spans several),
+    so a deployment read costs at least these two calls.
+    """
+    per = targets.groupby("deployment_id").size() if not targets.empty else pandas.Series()
+    return {
+        "codedeploy.ListDeploymentTargets": sum(
+            pages_for(int(n), fetch.DEPLOYMENTS_PAGE) for n in per
+        ),
+        "codedeploy.BatchGetDeploymentTargets": sum(
+            pages_for(int(n), fetch.TARGETS_BATCH) for n in per
+        ),
+    }

@@ -80,6 +80,9 @@ EMULATOR_ROOMS: dict[str, frozenset[str]] = {
     "fis": frozenset({"core"}),  # its effects go through the API; faults through core's switch
     "scheduler": frozenset({"core"}),  # fires schedules into the other services via the API
     "server": frozenset({"*"}),  # the process: composes every service
+    # simulate-history writes what each service would have recorded, in its own words and
+    # stores (AWS has no backfill, so there is no API to write it through)
+    "history": frozenset({"core", "codebuild", "codedeploy", "codepipeline", "cloudwatch"}),
 }
 EMULATOR_DEFAULT = frozenset({"core"})
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from opslib.emulator.codebuild.run import KIND, BuildRun
 from opslib.emulator.core.gateway import ApiException, ApiRequest, ApiResponse
+from opslib.emulator.core.paging import page_of
 from opslib.emulator.core.procs import kill_all, processes_with_env
 from opslib.emulator.core.runtime import Runtime
 from opslib.emulator.core.store import public
@@ -25,6 +26,7 @@ from opslib.emulator.core.telemetry import emit_event
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_MINUTES = 60
+PAGE = 100  # ListBuilds / ListBuildsForProject ids per page (no maxResults parameter)
 RESTART_REASON = "the emulator stopped while this build ran (killed or crashed); start it again"
 
 
@@ -145,22 +147,39 @@ class BuildService:
             (found.append(public(document)) if document else missing.append(build_id))
         return ApiResponse.json({"builds": found, "buildsNotFound": missing})
 
-    def _ids(self, params: dict[str, Any], project: str | None = None) -> list[str]:
-        builds = [
-            b
-            for b in self.runtime.records.all(KIND)
-            if project is None or b["projectName"] == project
-        ]
-        ids = [b["id"] for b in builds]
-        return ids if params.get("sortOrder") == "ASCENDING" else ids[::-1]
+    def _ids(self, params: dict[str, Any], project: str | None = None) -> dict[str, Any]:
+        """One page of build ids, newest first unless ``sortOrder`` is ASCENDING.
+
+        "If there are more than 100 items in the list, only the first 100 items are
+        returned, along with a unique string called a nextToken" (botocore's codebuild
+        model). AWS sorts by build number, which grows with start time; the emulator sorts
+        by start time, the same order, which stays right after simulate-history put older
+        builds in with newer numbers.
+        """
+        page = page_of(
+            params, default=PAGE, maximum=PAGE, token_error="InvalidInputException", size_key=None
+        )
+        where, args = ("json_extract(body, '$.projectName') = ?", (project,)) if project else (
+            "", ()
+        )  # fmt: skip
+        found = self.runtime.records.page(
+            KIND, where=where, args=args, order="json_extract(body, '$.startTime')",
+            descending=params.get("sortOrder") != "ASCENDING",
+            limit=page.size + 1, offset=page.offset,
+        )  # fmt: skip
+        found, token = page.split(found)
+        answer: dict[str, Any] = {"ids": [b["id"] for b in found]}
+        if token:
+            answer["nextToken"] = token
+        return answer
 
     def list_builds(self, request: ApiRequest) -> ApiResponse:
-        return ApiResponse.json({"ids": self._ids(request.params())})
+        return ApiResponse.json(self._ids(request.params()))
 
     def list_builds_for_project(self, request: ApiRequest) -> ApiResponse:
         params = request.params()
         self._project(request, params.get("projectName", ""))
-        return ApiResponse.json({"ids": self._ids(params, params["projectName"])})
+        return ApiResponse.json(self._ids(params, params["projectName"]))
 
     def batch_delete_builds(self, request: ApiRequest) -> ApiResponse:
         deleted, not_deleted = [], []

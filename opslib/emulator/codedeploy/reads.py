@@ -29,6 +29,7 @@ from opslib.emulator.codedeploy.model import (
 )
 from opslib.emulator.codedeploy.targets import read_group
 from opslib.emulator.core.gateway import ApiException, ApiRequest, ApiResponse
+from opslib.emulator.core.paging import page_of
 from opslib.emulator.core.runtime import Runtime
 from opslib.emulator.core.store import public
 
@@ -115,18 +116,29 @@ class DeploymentReads:
         return ApiResponse.json({"deploymentsInfo": [public(d) for d in found if d]})
 
     def list_deployments(self, request: ApiRequest) -> ApiResponse:
+        """Deployment ids newest first, 100 to a page (filters applied in the store)."""
         params = request.params()
         group_id = self._group_filter(request, params)
-        statuses = set(params.get("includeOnlyStatuses") or [])
+        statuses = list(params.get("includeOnlyStatuses") or [])
         start, end = _time_range(params.get("createTimeRange") or {})
-        matching = [
-            d for d in self.runtime.records.all(KIND)
-            if (group_id is None or d["_context"]["groupId"] == group_id)
-            and (not statuses or d["status"] in statuses)
-            and start <= d["createTime"] <= end
-        ]  # fmt: skip
-        ids = [d["deploymentId"] for d in reversed(matching)]  # newest first
-        return ApiResponse.json(_page(ids, params, "deployments"))
+        where = ["json_extract(body, '$.createTime') BETWEEN ? AND ?"]
+        args: list[Any] = [start, end if end != float("inf") else 1e18]
+        if group_id is not None:
+            where.append("json_extract(body, '$._context.groupId') = ?")
+            args.append(group_id)
+        if statuses:
+            where.append(f"json_extract(body, '$.status') IN ({','.join('?' * len(statuses))})")
+            args += statuses
+        page = page_of(params, default=PAGE, maximum=PAGE, size_key=None)
+        found = self.runtime.records.page(
+            KIND, where=" AND ".join(where), args=tuple(args),
+            order="json_extract(body, '$.createTime')", limit=page.size + 1, offset=page.offset,
+        )  # fmt: skip
+        found, token = page.split(found)
+        answer: dict[str, Any] = {"deployments": [d["deploymentId"] for d in found]}
+        if token:
+            answer["nextToken"] = token
+        return ApiResponse.json(answer)
 
     @staticmethod
     def _group_filter(request: ApiRequest, params: dict[str, Any]) -> str | None:

@@ -185,11 +185,15 @@ class DeployService:
         return document
 
     def _last_success(self, group_id: str, exclude: str = "") -> dict[str, Any] | None:
-        """The group's most recent Succeeded deployment (its revision is 'last known good')."""
+        """The group's most recent Succeeded deployment (its revision is 'last known good').
+
+        A deployment simulate-history backfilled (``_simulated``) never is: its revision
+        names no bundle that exists, and a rollback to it would fail.
+        """
         done = [
             d for d in self.runtime.records.all(KIND)
             if d["_context"]["groupId"] == group_id and d["status"] == DeploymentStatus.SUCCEEDED
-            and d["deploymentId"] != exclude
+            and d["deploymentId"] != exclude and not d.get("_simulated")
         ]  # fmt: skip
         return max(done, key=lambda d: d.get("completeTime", 0), default=None)
 

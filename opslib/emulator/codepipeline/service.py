@@ -26,6 +26,7 @@ from opslib.emulator.codepipeline.gate import StageGate
 from opslib.emulator.codepipeline.gitsource import branch_head
 from opslib.emulator.codepipeline.run import ACTION, EXECUTION, ExecutionRun, now
 from opslib.emulator.core.gateway import ApiException, ApiRequest, ApiResponse
+from opslib.emulator.core.paging import page_of
 from opslib.emulator.core.runtime import Runtime
 from opslib.emulator.core.store import public
 from opslib.exceptions import OpslibError
@@ -33,6 +34,13 @@ from opslib.exceptions import OpslibError
 logger = logging.getLogger(__name__)
 
 HEADS = "source-head"
+PAGE = 100  # ListPipelineExecutions / ListActionExecutions: maxResults default and maximum
+_START = "json_extract(body, '$.startTime')"
+_OF_PIPELINE = "json_extract(body, '$.pipelineName') = ?"
+_ACTIONS_OF_PIPELINE = (
+    f"json_extract(body, '$.pipelineExecutionId') IN (SELECT id FROM records"
+    f" WHERE kind = '{EXECUTION}' AND {_OF_PIPELINE})"
+)
 DEFAULT_POLL_SECONDS = 10.0
 INTERRUPTED = "the emulator stopped while this execution ran (killed or crashed)"
 
@@ -182,28 +190,50 @@ class PipelineService:
         return ApiResponse.json({"pipelineExecution": public(doc)})
 
     def _executions(self, name: str) -> list[dict[str, Any]]:
-        return [d for d in self.runtime.records.all(EXECUTION) if d["pipelineName"] == name][::-1]
+        """The pipeline's executions, newest start first."""
+        return self.runtime.records.page(EXECUTION, where=_OF_PIPELINE, args=(name,), order=_START)
 
     def list_pipeline_executions(self, request: ApiRequest) -> ApiResponse:
-        name = request.params().get("pipelineName", "")
-        self._definition(request, name)
-        summaries = [_summary(d) for d in self._executions(name)]
-        limit = int(request.params().get("maxResults") or 100)
-        return ApiResponse.json({"pipelineExecutionSummaries": summaries[:limit]})
-
-    def list_action_executions(self, request: ApiRequest) -> ApiResponse:
+        # "maxResults: ... Default value is 100" (1-100), newest first, nextToken for the
+        # rest (botocore's codepipeline model; REFERENCE-aws.md, CodePipeline history).
         params = request.params()
         name = params.get("pipelineName", "")
         self._definition(request, name)
+        page = page_of(params, default=PAGE, maximum=PAGE)
+        found = self.runtime.records.page(
+            EXECUTION, where=_OF_PIPELINE, args=(name,), order=_START,
+            limit=page.size + 1, offset=page.offset,
+        )  # fmt: skip
+        found, token = page.split(found)
+        answer: dict[str, Any] = {"pipelineExecutionSummaries": [_summary(d) for d in found]}
+        if token:
+            answer["nextToken"] = token
+        return ApiResponse.json(answer)
+
+    def list_action_executions(self, request: ApiRequest) -> ApiResponse:
+        # Same paging as ListPipelineExecutions: maxResults 1-100, default 100, nextToken.
+        params = request.params()
+        name = params.get("pipelineName", "")
+        self._definition(request, name)
+        page = page_of(params, default=PAGE, maximum=PAGE)
         wanted = (params.get("filter") or {}).get("pipelineExecutionId")
-        ids = {d["pipelineExecutionId"] for d in self._executions(name)}
-        details = [
-            public(a)
-            for a in self.runtime.records.all(ACTION)
-            if a["pipelineExecutionId"] in ids
-            and (not wanted or a["pipelineExecutionId"] == wanted)
-        ]
-        return ApiResponse.json({"actionExecutionDetails": details[::-1]})
+        where, args = _ACTIONS_OF_PIPELINE, [name]
+        if wanted:
+            where += " AND json_extract(body, '$.pipelineExecutionId') = ?"
+            args.append(wanted)
+        found = self.runtime.records.page(
+            ACTION,
+            where=where,
+            args=tuple(args),
+            order=_START,
+            limit=page.size + 1,
+            offset=page.offset,
+        )
+        found, token = page.split(found)
+        answer: dict[str, Any] = {"actionExecutionDetails": [public(a) for a in found]}
+        if token:
+            answer["nextToken"] = token
+        return ApiResponse.json(answer)
 
     def get_pipeline_state(self, request: ApiRequest) -> ApiResponse:
         name = request.params().get("name", "")

@@ -254,6 +254,25 @@ class Gateway:
         start_response(f"{response.status} {_reason(response.status)}", response.headers)
         return [response.body]
 
+    def locked_post(self, handler: Handler) -> Endpoint:
+        """An :meth:`endpoint` that takes POSTs only and runs ``handler`` under the state
+        lock, answering a failure as one message (simulate-history's backfill)."""
+
+        def answer(request: ApiRequest, environ: dict[str, Any]) -> ApiResponse:
+            if request.method != "POST":
+                return ApiResponse.json({"message": f"{request.path} takes POST"}, 405)
+            try:
+                with self.lock:
+                    return handler(request)
+            except StateNotDurable as exc:
+                logger.error("refused %s: %s", request.path, exc)
+                return ApiResponse.json({"message": str(exc)}, 500)
+            except Exception as exc:
+                logger.exception("%s failed", request.path)
+                return ApiResponse.json({"message": f"{request.path} failed: {exc!r}"}, 500)
+
+        return answer
+
     def _load(self, service: str) -> None:
         loader = self.loaders.get(service)
         if loader is not None:

@@ -282,6 +282,15 @@ class MotoSnapshots:
         return True
 
 
+# Fields of the records' bodies the listing APIs filter or order by (index name: path).
+_INDEXED = {
+    "start": "startTime",
+    "create": "createTime",
+    "pipeline": "pipelineName",
+    "project": "projectName",
+}
+
+
 class RecordStore:
     """JSON records of what the emulator itself owns (builds, reports, hosts), in SQLite."""
 
@@ -295,6 +304,16 @@ class RecordStore:
             "CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, id TEXT NOT NULL,"
             " seq INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (kind, id))"
         )
+        # Each put numbers its record MAX(seq) + 1: without an index that is a scan of the
+        # table per write, which a backfill of thousands of records would feel.
+        self._db.execute("CREATE INDEX IF NOT EXISTS records_by_seq ON records (seq)")
+        # What the history listings filter and order by (page()): JSON is parsed once, at
+        # the write, instead of for every record at every page (0.3 s a page at 5k records).
+        for name, field_path in _INDEXED.items():
+            self._db.execute(
+                f"CREATE INDEX IF NOT EXISTS records_by_{name} ON records"
+                f" (kind, json_extract(body, '$.{field_path}'))"
+            )
 
     def put(self, kind: str, record_id: str, body: dict[str, Any]) -> None:
         """Insert or replace a record; durable when this returns (else StateNotDurable)."""
@@ -321,6 +340,45 @@ class RecordStore:
                 "SELECT body FROM records WHERE kind = ? ORDER BY seq", (kind,)
             ).fetchall()
         return (dict(json.loads(row[0])) for row in rows)
+
+    def page(
+        self,
+        kind: str,
+        *,
+        where: str = "",
+        args: tuple[Any, ...] = (),
+        order: str = "seq",
+        descending: bool = True,
+        limit: int = -1,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Records of a kind filtered and ordered in SQL, ``limit`` of them from ``offset``.
+
+        ``where`` and ``order`` are SQL over the ``body`` column (``json_extract(body,
+        '$.startTime')``), written by the emulator's own code, never taken from a request;
+        ``args`` fill its ``?``. A listing API answers one page without parsing every record
+        (the history APIs' pages over 90 days of history), ties broken by insertion order
+        (the rowid, which an update keeps, as it keeps ``seq``). Filter and order by the
+        fields in ``_INDEXED`` to read through an index.
+        """
+        direction = "DESC" if descending else "ASC"
+        condition = f" AND ({where})" if where else ""
+        sql = (
+            f"SELECT body FROM records WHERE kind = ?{condition}"
+            f" ORDER BY {order} {direction}, rowid {direction} LIMIT ? OFFSET ?"
+        )
+        with self._lock:
+            rows = self._db.execute(sql, (kind, *args, limit, offset)).fetchall()
+        return [dict(json.loads(row[0])) for row in rows]
+
+    def count(self, kind: str, *, where: str = "", args: tuple[Any, ...] = ()) -> int:
+        """How many records of a kind ``where`` holds for (SQL as in :meth:`page`)."""
+        condition = f" AND ({where})" if where else ""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT count(*) FROM records WHERE kind = ?{condition}", (kind, *args)
+            ).fetchone()
+        return int(row[0])
 
     def empty(self) -> bool:
         """Whether no record of any kind is stored (nothing any service could recover)."""

@@ -1,0 +1,1 @@
+"""simulate-history: the pipeline's history backfilled into the emulator's stores."""

@@ -30,11 +30,6 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from opslib import __version__
-from opslib.emulator.cloudwatch.evaluator import AlarmEvaluator
-from opslib.emulator.cloudwatch.logmigrate import import_moto_logs
-from opslib.emulator.cloudwatch.logs import LogService
-from opslib.emulator.cloudwatch.logstore import LogStore
-from opslib.emulator.cloudwatch.metrics import MetricService
 from opslib.emulator.core import limits, motofixes
 from opslib.emulator.core.gateway import Gateway
 from opslib.emulator.core.lifecycle import EXIT_NO_SPACE, INFO_FILE, PORT_FILE
@@ -42,6 +37,7 @@ from opslib.emulator.core.runtime import Runtime
 from opslib.emulator.core.store import (
     MotoSnapshots,
     RecordStore,
+    holds_data,
     no_space,
     remove_stale_temp_files,
     write_atomically,
@@ -50,7 +46,10 @@ from opslib.emulator.ec2.hosts import HostService
 from opslib.emulator.ec2.logagent import HostLogShipper
 from opslib.emulator.ec2.sampler import DEFAULT_INTERVAL, Sampler
 
-if TYPE_CHECKING:  # imported when a request first needs them (see Emulator._rooms)
+if TYPE_CHECKING:  # imported when a request first needs them (see Emulator.__init__)
+    from opslib.emulator.cloudwatch.evaluator import AlarmEvaluator
+    from opslib.emulator.cloudwatch.logs import LogService
+    from opslib.emulator.cloudwatch.metrics import MetricService
     from opslib.emulator.codebuild.service import BuildService
     from opslib.emulator.codedeploy.service import DeployService
     from opslib.emulator.codepipeline.service import PipelineService
@@ -62,6 +61,9 @@ ROOM_SERVICES = {
     "codebuild": ("codebuild",),
     "codedeploy": ("codedeploy",),
     "codepipeline": ("codepipeline", "codestar-connections", "codeconnections"),
+    # EventBridge delivers to log-group targets through the Logs room (motofixes).
+    "logs": ("logs", "events"),
+    "monitoring": ("monitoring",),  # metrics and the alarms that evaluate over them
 }
 
 
@@ -79,33 +81,28 @@ class Emulator:
         gateway = Gateway(DomainDispatcherApplication(create_backend_app), snapshots, self.health)
         limits.register(gateway)
         self.runtime = Runtime(gateway, RecordStore(state_dir / "records.sqlite"), state_dir)
-        log_store = LogStore(state_dir / "logs.sqlite")
-        import_moto_logs(log_store, state_dir / "moto")
-        self.logs = LogService(self.runtime, log_store)
-        self.logs.register()
-        motofixes.route_event_log_targets(self.logs.deliver_event)
         self.timeout_scale = timeout_scale
         self.builds: BuildService | None = None
         self.deploys: DeployService | None = None
         self.pipelines: PipelineService | None = None
+        self.logs: LogService | None = None
+        self.metrics: MetricService | None = None
+        self.alarms: AlarmEvaluator | None = None
         self.hosts = HostService(self.runtime)
         self.hosts.register()
-        loaders = {
-            "codebuild": self._load_builds,
-            "codedeploy": self._load_deploys,
-            "codepipeline": self._load_pipelines,
+        rooms = {  # room -> (its loader, whether it has work to do before the first request)
+            "codebuild": (self._load_builds, self._has_state),
+            "codedeploy": (self._load_deploys, self._has_state),
+            "codepipeline": (self._load_pipelines, self._has_state),
+            "logs": (self._load_logs, self._has_logs),
+            "monitoring": (self._load_metrics, self._has_metrics),
         }
-        if self._has_state(state_dir):  # work to recover or pipelines to poll: all now
-            for load in loaders.values():
+        for room, (load, needed) in rooms.items():
+            if needed():  # work to recover, pipelines to poll, alarms to evaluate: now
                 load()
-        else:  # a fresh state: each room's code is imported by its first request
-            for room, load in loaders.items():
+            else:  # a fresh state: the room's code is imported by its first request
                 for service in ROOM_SERVICES[room]:
                     gateway.load_before(service, load)
-        self.metrics = MetricService(self.runtime)  # CloudWatch metrics and alarms
-        self.metrics.register()
-        self.alarms = AlarmEvaluator(self.runtime, self.metrics.store)
-        self.alarms.register()
         self.rebooting = self.hosts.settle()
         listener = bind_first(ports)
         self.server: BaseWSGIServer = make_server(
@@ -122,10 +119,52 @@ class Emulator:
         self.sampler = Sampler(self.runtime, self.hosts, interval)
         self.hostlogs = HostLogShipper(self.runtime, self.hosts)
 
-    def _has_state(self, state_dir: Path) -> bool:
+    def _has_state(self) -> bool:
         """Whether any service may have work to recover (a record) or a pipeline to poll."""
-        pipelines = state_dir / "moto" / "codepipeline.pickle"
+        pipelines = self.state_dir / "moto" / "codepipeline.pickle"
         return not self.runtime.records.empty() or pipelines.exists()
+
+    def _has_logs(self) -> bool:
+        """Log data (retention to sweep, queries to finish) or moto's logs to migrate."""
+        moto_logs = self.state_dir / "moto" / "logs.pickle"
+        return holds_data(self.state_dir / "logs.sqlite") or moto_logs.exists()
+
+    def _has_metrics(self) -> bool:
+        """Datapoints or alarms (moto's cloudwatch snapshot) that must keep evaluating."""
+        alarms = self.state_dir / "moto" / "cloudwatch.pickle"
+        return holds_data(self.state_dir / "metrics.sqlite") or alarms.exists()
+
+    def _load_logs(self) -> None:
+        """CloudWatch Logs' room, and EventBridge's deliveries to log-group targets."""
+        if self.logs is not None:
+            return
+        from opslib.emulator.cloudwatch.logmigrate import import_moto_logs
+        from opslib.emulator.cloudwatch.logs import LogService
+        from opslib.emulator.cloudwatch.logstore import LogStore
+
+        store = LogStore(self.state_dir / "logs.sqlite")
+        import_moto_logs(store, self.state_dir / "moto")
+        logs = LogService(self.runtime, store)
+        logs.register()
+        motofixes.route_event_log_targets(logs.deliver_event)
+        self.logs = logs
+        if self.runtime.endpoint:  # loaded by a request: the server listens already
+            logs.start()
+
+    def _load_metrics(self) -> None:
+        """CloudWatch's metrics and the alarm evaluator over them."""
+        if self.metrics is not None:
+            return
+        from opslib.emulator.cloudwatch.evaluator import AlarmEvaluator
+        from opslib.emulator.cloudwatch.metrics import MetricService
+
+        metrics = MetricService(self.runtime)
+        metrics.register()
+        alarms = AlarmEvaluator(self.runtime, metrics.store)
+        alarms.register()
+        self.metrics, self.alarms = metrics, alarms
+        if self.runtime.endpoint:
+            alarms.start()
 
     def _load_builds(self) -> None:
         """CodeBuild's room: builds and reports; closes builds a stop interrupted."""
@@ -189,7 +228,8 @@ class Emulator:
             _say_ready(ready_fd)
         logger.info("opslib emulator %s listening on %s", __version__, self.runtime.endpoint)
         self.sampler.start()
-        self.logs.start()
+        if self.logs:  # loaded at start (a room a request loads starts its own)
+            self.logs.start()
         if self.pipelines:  # loaded at start (a room a request loads starts its own)
             self.pipelines.start_poller()
         if self.builds:
@@ -200,22 +240,26 @@ class Emulator:
         if self.deploys:
             self.runtime.defer(self.deploys.announce_recovered)
         self.hostlogs.start()
-        self.alarms.start()
+        if self.alarms:
+            self.alarms.start()
         self.server.serve_forever()
 
     def shutdown(self) -> None:
         """Graceful stop: running builds end STOPPED, host processes end, then the server."""
         logger.info("stopping")
         self.runtime.stopping.set()
-        self.alarms.stop()
         with self.runtime.gateway.lock:  # no room is loaded while we stop the loaded ones
             rooms = (self.pipelines, self.builds, self.deploys)
+            alarms, logs = self.alarms, self.logs
             self.runtime.gateway.loaders.clear()
+        if alarms is not None:
+            alarms.stop()
         for room in rooms:
             if room is not None:
                 room.shutdown()
         self.hosts.shutdown()
-        self.logs.shutdown()
+        if logs is not None:
+            logs.shutdown()
         self.server.shutdown()
 
 

@@ -6,6 +6,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import botocore
+import botocore.paginate
+import botocore.session
 import pytest
 
 from opslib.exceptions import ConfigError
@@ -17,11 +20,16 @@ pytestmark = pytest.mark.unit
 
 
 class FakeClient:
-    """Answers each operation from a function of its parameters, recording the requests."""
+    """Answers each operation from a function of its parameters, recording the requests.
+
+    Its paginators are botocore's own, over these answers: the tokens are the ones
+    botocore's model names for the operation, as a real client's paginator follows them.
+    """
 
     def __init__(self, answers: dict[str, Callable[..., dict[str, Any]]]) -> None:
         self.answers = answers
         self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.service = ""  # set by the FakeSession that holds it
 
     def __getattr__(self, name: str) -> Callable[..., dict[str, Any]]:
         def call(**params: Any) -> dict[str, Any]:
@@ -30,10 +38,21 @@ class FakeClient:
 
         return call
 
+    def get_paginator(self, name: str) -> botocore.paginate.Paginator:
+        session = botocore.session.get_session()
+        model = session.get_service_model(self.service)
+        operation = next(o for o in model.operation_names if botocore.xform_name(o) == name)
+        config = session.get_paginator_model(self.service).get_paginator(operation)
+        return botocore.paginate.Paginator(
+            getattr(self, name), config, model.operation_model(operation)
+        )
+
 
 class FakeSession:
     def __init__(self, **clients: FakeClient) -> None:
         self.clients = clients
+        for service, client in clients.items():
+            client.service = service
 
     def client(self, service: str) -> FakeClient:
         return self.clients[service]

@@ -22,7 +22,7 @@ from typing import Any
 import pandas
 
 from opslib.config import StackConfig
-from opslib.exceptions import ConfigError, NotFoundError
+from opslib.exceptions import AwsError, ConfigError, NotFoundError, TargetError
 from opslib.stack.context import Names
 from opslib.target import Session, aws_errors, paginate
 from opslib.telemetry import parse
@@ -117,9 +117,14 @@ class Reader:
 
     def pages(self, service: str, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
         """Every page of a listing (botocore's paginator), each page counted as one call."""
-        for page in paginate(self.session, service, operation, **params):
-            self.calls[f"{service}.{operation}"] += 1
-            yield page
+        key = f"{service}.{operation}"
+        try:
+            for page in paginate(self.session, service, operation, **params):
+                self.calls[key] += 1
+                yield page
+        except (AwsError, TargetError):  # the request that failed was a call too
+            self.calls[key] += 1
+            raise
 
 
 def _snake(operation: str) -> str:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import botocore
+import botocore.exceptions
 import botocore.paginate
 import botocore.session
 import pytest
@@ -83,6 +84,17 @@ def test_executions_stop_at_the_first_page_reaching_past_the_window() -> None:
     assert len(frame) == 48
     assert reader.calls == {"codepipeline.ListPipelineExecutions": 1}
     assert coverage.covered_since == WINDOW.since
+
+
+def test_a_pipeline_not_found_is_no_executions_and_one_call() -> None:
+    def missing(**_: Any) -> dict[str, Any]:
+        error = {"Error": {"Code": "PipelineNotFoundException", "Message": "no pipeline p"}}
+        raise botocore.exceptions.ClientError(error, "ListPipelineExecutions")  # type: ignore[arg-type]
+
+    reader = Reader(FakeSession(codepipeline=FakeClient({"list_pipeline_executions": missing})))  # type: ignore[arg-type]
+    frame, _ = fetch.pipeline_executions(reader, "p", WINDOW)
+    assert frame.empty
+    assert reader.calls == {"codepipeline.ListPipelineExecutions": 1}
 
 
 def test_a_window_older_than_the_history_says_how_far_it_reaches() -> None:

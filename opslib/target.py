@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -161,6 +161,20 @@ def aws_errors(service: str, operation: str) -> Iterator[None]:
         yield
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         raise translate(exc, service, operation) from exc
+
+
+def paginate(
+    session: Session, service: str, operation: str, **params: Any
+) -> Generator[dict[str, Any], None, None]:
+    """Every page of a paginated listing, as botocore's paginator reads them, errors translated.
+
+    ``operation`` is the API's name (``ListActionExecutions``). Pages are asked for as they
+    are read: a caller that stops early (the rest is older than it needs) sends no more
+    requests.
+    """
+    paginator = session.client(service).get_paginator(botocore.xform_name(operation))
+    with aws_errors(service, operation):
+        yield from paginator.paginate(**params)
 
 
 def connect(config: StackConfig) -> Session:

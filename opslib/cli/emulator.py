@@ -152,6 +152,8 @@ def fault_clear(state: CliState, fault_id: str) -> None:
     """Remove faults: all, or one by id."""
     gone = emulator.clear_faults(_endpoint(state), fault_id)
     click.echo(f"cleared {len(gone)} fault(s)")
+
+
 @emulator_group.command("simulate-history")
 @click.option(
     "--days",

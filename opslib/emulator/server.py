@@ -30,11 +30,6 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from opslib import __version__
-from opslib.emulator.cloudwatch.evaluator import AlarmEvaluator
-from opslib.emulator.cloudwatch.logmigrate import import_moto_logs
-from opslib.emulator.cloudwatch.logs import LogService
-from opslib.emulator.cloudwatch.logstore import LogStore
-from opslib.emulator.cloudwatch.metrics import MetricService
 from opslib.emulator.core import backfill, limits, motofixes
 from opslib.emulator.core.faults import FaultSwitch
 from opslib.emulator.core.gateway import ApiRequest, ApiResponse, Gateway
@@ -43,6 +38,7 @@ from opslib.emulator.core.runtime import Runtime
 from opslib.emulator.core.store import (
     MotoSnapshots,
     RecordStore,
+    holds_data,
     no_space,
     remove_stale_temp_files,
     write_atomically,
@@ -51,7 +47,10 @@ from opslib.emulator.ec2.hosts import HostService
 from opslib.emulator.ec2.logagent import HostLogShipper
 from opslib.emulator.ec2.sampler import DEFAULT_INTERVAL, Sampler
 
-if TYPE_CHECKING:  # imported when a request first needs them (see Emulator._rooms)
+if TYPE_CHECKING:  # imported when a request first needs them (see Emulator.__init__)
+    from opslib.emulator.cloudwatch.evaluator import AlarmEvaluator
+    from opslib.emulator.cloudwatch.logs import LogService
+    from opslib.emulator.cloudwatch.metrics import MetricService
     from opslib.emulator.codebuild.service import BuildService
     from opslib.emulator.codedeploy.service import DeployService
     from opslib.emulator.codepipeline.service import PipelineService
@@ -66,6 +65,10 @@ ROOM_SERVICES = {
     "codedeploy": ("codedeploy",),
     "codepipeline": ("codepipeline", "codestar-connections", "codeconnections"),
     "fis": ("fis",),
+    "scheduler": ("scheduler",),
+    # EventBridge delivers to log-group targets through the Logs room (motofixes).
+    "logs": ("logs", "events"),
+    "monitoring": ("monitoring",),  # metrics and the alarms that evaluate over them
 }
 
 
@@ -85,41 +88,34 @@ class Emulator:
         self.runtime = Runtime(gateway, RecordStore(state_dir / "records.sqlite"), state_dir)
         self.faults = FaultSwitch(self.runtime)  # /_opslib/faults, before every request
         self.faults.register()
-        log_store = LogStore(state_dir / "logs.sqlite")
-        import_moto_logs(log_store, state_dir / "moto")
-        self.logs = LogService(self.runtime, log_store)
-        self.logs.register()
-        motofixes.route_event_log_targets(self.logs.deliver_event)
         self.timeout_scale = timeout_scale
         self.builds: BuildService | None = None
         self.deploys: DeployService | None = None
         self.pipelines: PipelineService | None = None
+        self.logs: LogService | None = None
+        self.metrics: MetricService | None = None
+        self.alarms: AlarmEvaluator | None = None
         self.fis: FisService | None = None
         self.schedules: SchedulerService | None = None
+        self._history: Any = None
         self.hosts = HostService(self.runtime)
         self.hosts.register()
-        loaders = {
-            "codebuild": self._load_builds,
-            "codedeploy": self._load_deploys,
-            "codepipeline": self._load_pipelines,
-            "fis": self._load_fis,
+        rooms = {  # room -> (its loader, whether it has work to do before the first request)
+            "codebuild": (self._load_builds, self._has_state),
+            "codedeploy": (self._load_deploys, self._has_state),
+            "codepipeline": (self._load_pipelines, self._has_state),
+            "logs": (self._load_logs, self._has_logs),
+            "monitoring": (self._load_metrics, self._has_metrics),
+            "fis": (self._load_fis, self._has_state),
+            "scheduler": (self._load_schedules, self._has_schedules),
         }
-        if self._has_state(state_dir):  # work to recover or pipelines to poll: all now
-            for load in loaders.values():
+        for room, (load, needed) in rooms.items():
+            if needed():  # work to recover, pipelines to poll, alarms to evaluate: now
                 load()
-        else:  # a fresh state: each room's code is imported by its first request
-            for room, load in loaders.items():
+            else:  # a fresh state: the room's code is imported by its first request
                 for service in ROOM_SERVICES[room]:
                     gateway.load_before(service, load)
-        gateway.load_before("scheduler", self._load_schedules)
-        if (state_dir / "moto" / "scheduler.pickle").exists():  # schedules to fire: now
-            self._load_schedules()
-        self.metrics = MetricService(self.runtime)  # CloudWatch metrics and alarms
-        self.metrics.register()
-        self.alarms = AlarmEvaluator(self.runtime, self.metrics.store)
-        self.alarms.register()
         gateway.endpoint(backfill.PATH, gateway.locked_post(self._simulate_history))  # not AWS
-        self._history: Any = None
         self.rebooting = self.hosts.settle()
         listener = bind_first(ports)
         self.server: BaseWSGIServer = make_server(
@@ -136,10 +132,56 @@ class Emulator:
         self.sampler = Sampler(self.runtime, self.hosts, interval)
         self.hostlogs = HostLogShipper(self.runtime, self.hosts)
 
-    def _has_state(self, state_dir: Path) -> bool:
+    def _has_state(self) -> bool:
         """Whether any service may have work to recover (a record) or a pipeline to poll."""
-        pipelines = state_dir / "moto" / "codepipeline.pickle"
+        pipelines = self.state_dir / "moto" / "codepipeline.pickle"
         return not self.runtime.records.empty() or pipelines.exists()
+
+    def _has_logs(self) -> bool:
+        """Log data (retention to sweep, queries to finish) or moto's logs to migrate."""
+        moto_logs = self.state_dir / "moto" / "logs.pickle"
+        return holds_data(self.state_dir / "logs.sqlite") or moto_logs.exists()
+
+    def _has_metrics(self) -> bool:
+        """Datapoints or alarms (moto's cloudwatch snapshot) that must keep evaluating."""
+        alarms = self.state_dir / "moto" / "cloudwatch.pickle"
+        return holds_data(self.state_dir / "metrics.sqlite") or alarms.exists()
+
+    def _has_schedules(self) -> bool:
+        """Stored schedules, which fire with no request after a restart."""
+        return (self.state_dir / "moto" / "scheduler.pickle").exists()
+
+    def _load_logs(self) -> None:
+        """CloudWatch Logs' room, and EventBridge's deliveries to log-group targets."""
+        if self.logs is not None:
+            return
+        from opslib.emulator.cloudwatch.logmigrate import import_moto_logs
+        from opslib.emulator.cloudwatch.logs import LogService
+        from opslib.emulator.cloudwatch.logstore import LogStore
+
+        store = LogStore(self.state_dir / "logs.sqlite")
+        import_moto_logs(store, self.state_dir / "moto")
+        logs = LogService(self.runtime, store)
+        logs.register()
+        motofixes.route_event_log_targets(logs.deliver_event)
+        self.logs = logs
+        if self.runtime.endpoint:  # loaded by a request: the server listens already
+            logs.start()
+
+    def _load_metrics(self) -> None:
+        """CloudWatch's metrics and the alarm evaluator over them."""
+        if self.metrics is not None:
+            return
+        from opslib.emulator.cloudwatch.evaluator import AlarmEvaluator
+        from opslib.emulator.cloudwatch.metrics import MetricService
+
+        metrics = MetricService(self.runtime)
+        metrics.register()
+        alarms = AlarmEvaluator(self.runtime, metrics.store)
+        alarms.register()
+        self.metrics, self.alarms = metrics, alarms
+        if self.runtime.endpoint:
+            alarms.start()
 
     def _load_builds(self) -> None:
         """CodeBuild's room: builds and reports; closes builds a stop interrupted."""
@@ -209,6 +251,9 @@ class Emulator:
         if self._history is None:
             from opslib.emulator.history.service import HistoryService
 
+            self._load_logs()  # it writes into their stores: their rooms first
+            self._load_metrics()
+            assert self.logs is not None and self.metrics is not None
             self._history = HistoryService(self.runtime, self.logs.store, self.metrics.store)
         response: ApiResponse = self._history.handle(request)
         return response
@@ -234,7 +279,8 @@ class Emulator:
             _say_ready(ready_fd)
         logger.info("opslib emulator %s listening on %s", __version__, self.runtime.endpoint)
         self.sampler.start()
-        self.logs.start()
+        if self.logs:  # loaded at start (a room a request loads starts its own)
+            self.logs.start()
         if self.pipelines:  # loaded at start (a room a request loads starts its own)
             self.pipelines.start_poller()
         if self.schedules:
@@ -247,22 +293,26 @@ class Emulator:
         if self.deploys:
             self.runtime.defer(self.deploys.announce_recovered)
         self.hostlogs.start()
-        self.alarms.start()
+        if self.alarms:
+            self.alarms.start()
         self.server.serve_forever()
 
     def shutdown(self) -> None:
         """Graceful stop: running builds end STOPPED, host processes end, then the server."""
         logger.info("stopping")
         self.runtime.stopping.set()
-        self.alarms.stop()
         with self.runtime.gateway.lock:  # no room is loaded while we stop the loaded ones
             rooms = (self.schedules, self.fis, self.pipelines, self.builds, self.deploys)
+            alarms, logs = self.alarms, self.logs
             self.runtime.gateway.loaders.clear()
+        if alarms is not None:
+            alarms.stop()
         for room in rooms:
             if room is not None:
                 room.shutdown()
         self.hosts.shutdown()
-        self.logs.shutdown()
+        if logs is not None:
+            logs.shutdown()
         self.server.shutdown()
 
 

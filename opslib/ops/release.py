@@ -23,7 +23,7 @@ from opslib.ops import pipeline
 from opslib.ops.fleet import FleetReport, check_fleet, serves, verify
 from opslib.render import Headline, Status
 from opslib.runbooks.verdict import Verdict
-from opslib.target import Session, aws_errors
+from opslib.target import Session, aws_errors, paginate
 
 if TYPE_CHECKING:
     import pandas
@@ -152,13 +152,12 @@ def follow_release(
 
 def action_executions(session: Session, name: str, execution_id: str) -> list[dict[str, Any]]:
     """Every action of one execution (ListActionExecutions), oldest first."""
-    client = session.client("codepipeline")
     details: list[dict[str, Any]] = []
-    with aws_errors("codepipeline", "ListActionExecutions"):
-        for page in client.get_paginator("list_action_executions").paginate(
-            pipelineName=name, filter={"pipelineExecutionId": execution_id}
-        ):
-            details += page["actionExecutionDetails"]
+    for page in paginate(
+        session, "codepipeline", "ListActionExecutions",
+        pipelineName=name, filter={"pipelineExecutionId": execution_id},
+    ):  # fmt: skip
+        details += page["actionExecutionDetails"]
     return sorted(details, key=lambda d: d.get("startTime") or 0)
 
 
@@ -352,20 +351,18 @@ def _report_summary(report: dict[str, Any]) -> ReportSummary:
 
 
 def _case_results(session: Session, report_arn: str) -> list[CaseResult]:
-    client = session.client("codebuild")
     cases = []
-    with aws_errors("codebuild", "DescribeTestCases"):
-        for page in client.get_paginator("describe_test_cases").paginate(reportArn=report_arn):
-            cases += [
-                CaseResult(
-                    suite=str(c.get("testSuiteName") or c.get("prefix") or ""),
-                    name=str(c.get("name", "")),
-                    status=str(c.get("status", "")),
-                    duration_ms=round(int(c.get("durationInNanoSeconds", 0)) / 1e6, 3),
-                    message=str(c.get("message") or "")[:300],
-                )
-                for c in page["testCases"]
-            ]
+    for page in paginate(session, "codebuild", "DescribeTestCases", reportArn=report_arn):
+        cases += [
+            CaseResult(
+                suite=str(c.get("testSuiteName") or c.get("prefix") or ""),
+                name=str(c.get("name", "")),
+                status=str(c.get("status", "")),
+                duration_ms=round(int(c.get("durationInNanoSeconds", 0)) / 1e6, 3),
+                message=str(c.get("message") or "")[:300],
+            )
+            for c in page["testCases"]
+        ]
     return cases
 
 

@@ -22,9 +22,9 @@ from typing import Any
 import pandas
 
 from opslib.config import StackConfig
-from opslib.exceptions import ConfigError, NotFoundError
+from opslib.exceptions import AwsError, ConfigError, NotFoundError, TargetError
 from opslib.stack.context import Names
-from opslib.target import Session, aws_errors
+from opslib.target import Session, aws_errors, paginate
 from opslib.telemetry import parse
 from opslib.telemetry.schema import frame
 
@@ -116,17 +116,16 @@ class Reader:
         with aws_errors(service, operation):
             return method(**params)
 
-    def pages(
-        self, service: str, operation: str, token: str = "nextToken", **params: Any
-    ) -> Iterator[dict[str, Any]]:
-        """Every page of a listing, following ``token`` until the API gives none."""
-        while True:
-            page = self.call(service, operation, **params)
-            yield page
-            following = page.get(token)
-            if not following or following == params.get(token):
-                return
-            params[token] = following
+    def pages(self, service: str, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """Every page of a listing (botocore's paginator), each page counted as one call."""
+        key = f"{service}.{operation}"
+        try:
+            for page in paginate(self.session, service, operation, **params):
+                self.calls[key] += 1
+                yield page
+        except (AwsError, TargetError):  # the request that failed was a call too
+            self.calls[key] += 1
+            raise
 
 
 def _snake(operation: str) -> str:
@@ -279,7 +278,7 @@ def alarm_changes(reader: Reader, prefix: str, window: Window) -> tuple[pandas.D
     """DescribeAlarmHistory's state changes of the stack's alarms (metric and composite)."""
     rows: list[parse.Row] = []
     for page in reader.pages(
-        "cloudwatch", "DescribeAlarmHistory", token="NextToken",
+        "cloudwatch", "DescribeAlarmHistory",
         AlarmTypes=["MetricAlarm", "CompositeAlarm"], HistoryItemType="StateUpdate",
         StartDate=window.since, EndDate=window.until, MaxRecords=ALARM_HISTORY_PAGE,
     ):  # fmt: skip
@@ -299,7 +298,7 @@ def metric_data(
     for offset in range(0, len(queries), METRIC_QUERIES):
         chunk = [dict(q) for q in queries[offset : offset + METRIC_QUERIES]]
         for page in reader.pages(
-            "cloudwatch", "GetMetricData", token="NextToken",
+            "cloudwatch", "GetMetricData",
             MetricDataQueries=chunk, StartTime=window.since, EndTime=window.until,
             ScanBy="TimestampAscending",
         ):  # fmt: skip

@@ -34,7 +34,8 @@ def _minute(minutes_ago: int) -> datetime:
 
 
 def test_p90_and_a_math_expression_answer_through_the_aws_cli(running: EmulatorInfo) -> None:
-    at = _minute(2).isoformat()
+    moment = _minute(2)  # once: the CLI calls below may take past the next minute
+    at = moment.isoformat()
     data = [{"MetricName": "Latency", "Unit": "Milliseconds", "Timestamp": at,
              "Values": [float(v) for v in range(1, 101)]}]  # fmt: skip
     aws_cli(running, "cloudwatch", "put-metric-data", "--namespace", "App",
@@ -55,7 +56,7 @@ def test_p90_and_a_math_expression_answer_through_the_aws_cli(running: EmulatorI
     assert results["avg"]["Values"] == [50.5]
     assert results["avg"]["Label"] == "mean"
     # awsJson carries timestamps as epoch seconds; the CLI prints them as received
-    assert results["p"]["Timestamps"] == [int(_minute(2).timestamp())]
+    assert results["p"]["Timestamps"] == [int(moment.timestamp())]
     stats = client(running, "cloudwatch").get_metric_statistics(
         Namespace="App", MetricName="Latency", StartTime=_minute(10), EndTime=_minute(0),
         Period=60, Statistics=["SampleCount", "Maximum"], ExtendedStatistics=["p50", "tm90"],

@@ -21,6 +21,9 @@ SERVICE_MODULES = (
     "moto.codedeploy.models",
     "moto.codedeploy.responses",
     "moto.codepipeline.models",
+    "moto.cloudwatch.models",
+    "moto.events.models",
+    "moto.logs.models",
 )
 
 
@@ -48,7 +51,8 @@ def test_the_server_imports_no_moto_service_at_start() -> None:
         "from opslib.emulator.core import motofixes\n"
         "motofixes.install()"
     )
-    modules = _imported_after(code, ("moto.", "opslib.config", "opslib.specs"))
+    watched = ("moto.", "opslib.config", "opslib.specs", "opslib.emulator.cloudwatch")
+    modules = _imported_after(code, watched)
     assert [m for m in modules if m in SERVICE_MODULES or m.startswith("opslib.")] == []
 
 

@@ -269,6 +269,7 @@ BENCHED_PURE_CORES = tuple(
         *("patterns", "insights"),  # Logs
         *("statistics", "timeseries", "metricmath", "mathfunctions", "metricdata"),  # metrics
         *("metricerrors", "alarms", "composite", "notifications"),  # alarms
+        "tokens",  # the parsers' token cursor (metric math, alarm rules)
     )
 )
 

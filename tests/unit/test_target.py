@@ -6,10 +6,11 @@ from collections.abc import Iterator
 
 import botocore.exceptions
 import pytest
+from botocore.stub import Stubber
 
 from opslib.config import StackConfig, override
 from opslib.exceptions import AwsError, NotFoundError, TargetError
-from opslib.target import Session, Target, TargetKind, aws_errors
+from opslib.target import Session, Target, TargetKind, aws_errors, paginate
 
 
 def test_local_target_points_at_the_emulator() -> None:
@@ -61,6 +62,43 @@ def test_client_errors_are_translated_once() -> None:
     with pytest.raises(AwsError) as other, aws_errors("s3", "PutObject"):
         raise _client_error("AccessDenied")
     assert not isinstance(other.value, NotFoundError)
+
+
+def _page(name: str, token: str | None = None) -> dict[str, object]:
+    page: dict[str, object] = {"actionExecutionDetails": [{"actionName": name}]}
+    return {**page, "nextToken": token} if token else page
+
+
+def test_paginate_follows_the_tokens_of_every_page() -> None:
+    session = Session(Target.from_config(StackConfig()))
+    with Stubber(session.client("codepipeline")) as stub:
+        stub.add_response("list_action_executions", _page("a", "t1"), {"pipelineName": "p"})
+        stub.add_response(
+            "list_action_executions", _page("b"), {"pipelineName": "p", "nextToken": "t1"}
+        )
+        pages = paginate(session, "codepipeline", "ListActionExecutions", pipelineName="p")
+        names = [d["actionName"] for page in pages for d in page["actionExecutionDetails"]]
+        stub.assert_no_pending_responses()
+    assert names == ["a", "b"]
+
+
+def test_paginate_asks_no_page_its_reader_does_not_read() -> None:
+    session = Session(Target.from_config(StackConfig()))
+    with Stubber(session.client("codepipeline")) as stub:  # a second request would fail
+        stub.add_response("list_action_executions", _page("a", "t1"), {"pipelineName": "p"})
+        pages = paginate(session, "codepipeline", "ListActionExecutions", pipelineName="p")
+        assert next(pages)["nextToken"] == "t1"
+        pages.close()
+        stub.assert_no_pending_responses()
+
+
+def test_paginate_translates_an_error_on_a_later_page() -> None:
+    session = Session(Target.from_config(StackConfig()))
+    with Stubber(session.client("codepipeline")) as stub:
+        stub.add_response("list_action_executions", _page("a", "t1"), {"pipelineName": "p"})
+        stub.add_client_error("list_action_executions", "PipelineNotFoundException", "gone")
+        with pytest.raises(NotFoundError, match="codepipeline.ListActionExecutions failed"):
+            list(paginate(session, "codepipeline", "ListActionExecutions", pipelineName="p"))
 
 
 def test_missing_credentials_are_a_target_error() -> None:

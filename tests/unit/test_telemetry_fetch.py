@@ -6,6 +6,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import botocore
+import botocore.exceptions
+import botocore.paginate
+import botocore.session
 import pytest
 
 from opslib.exceptions import ConfigError
@@ -17,11 +21,16 @@ pytestmark = pytest.mark.unit
 
 
 class FakeClient:
-    """Answers each operation from a function of its parameters, recording the requests."""
+    """Answers each operation from a function of its parameters, recording the requests.
+
+    Its paginators are botocore's own, over these answers: the tokens are the ones
+    botocore's model names for the operation, as a real client's paginator follows them.
+    """
 
     def __init__(self, answers: dict[str, Callable[..., dict[str, Any]]]) -> None:
         self.answers = answers
         self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.service = ""  # set by the FakeSession that holds it
 
     def __getattr__(self, name: str) -> Callable[..., dict[str, Any]]:
         def call(**params: Any) -> dict[str, Any]:
@@ -30,10 +39,21 @@ class FakeClient:
 
         return call
 
+    def get_paginator(self, name: str) -> botocore.paginate.Paginator:
+        session = botocore.session.get_session()
+        model = session.get_service_model(self.service)
+        operation = next(o for o in model.operation_names if botocore.xform_name(o) == name)
+        config = session.get_paginator_model(self.service).get_paginator(operation)
+        return botocore.paginate.Paginator(
+            getattr(self, name), config, model.operation_model(operation)
+        )
+
 
 class FakeSession:
     def __init__(self, **clients: FakeClient) -> None:
         self.clients = clients
+        for service, client in clients.items():
+            client.service = service
 
     def client(self, service: str) -> FakeClient:
         return self.clients[service]
@@ -64,6 +84,17 @@ def test_executions_stop_at_the_first_page_reaching_past_the_window() -> None:
     assert len(frame) == 48
     assert reader.calls == {"codepipeline.ListPipelineExecutions": 1}
     assert coverage.covered_since == WINDOW.since
+
+
+def test_a_pipeline_not_found_is_no_executions_and_one_call() -> None:
+    def missing(**_: Any) -> dict[str, Any]:
+        error = {"Error": {"Code": "PipelineNotFoundException", "Message": "no pipeline p"}}
+        raise botocore.exceptions.ClientError(error, "ListPipelineExecutions")  # type: ignore[arg-type]
+
+    reader = Reader(FakeSession(codepipeline=FakeClient({"list_pipeline_executions": missing})))  # type: ignore[arg-type]
+    frame, _ = fetch.pipeline_executions(reader, "p", WINDOW)
+    assert frame.empty
+    assert reader.calls == {"codepipeline.ListPipelineExecutions": 1}
 
 
 def test_a_window_older_than_the_history_says_how_far_it_reaches() -> None:

@@ -26,10 +26,10 @@ import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
 
 from opslib.emulator.cloudwatch.alarms import AlarmState, aws_time
 from opslib.emulator.cloudwatch.metricerrors import ValidationError
+from opslib.emulator.cloudwatch.tokens import Token, TokenCursor
 
 MAX_RULE_LENGTH = 10240
 MAX_CHILDREN = 100
@@ -93,31 +93,25 @@ _TOKEN_RE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class _Token:
-    kind: str  # open | close | word | name | end
-    text: str
-    pos: int
-
-
-def _name_argument(text: str, pos: int) -> tuple[_Token, int]:
+def _name_argument(text: str, pos: int) -> tuple[Token, int]:
     """The alarm name inside ALARM( ... ): quoted, or everything up to the closing paren."""
     if text.startswith('"', pos):
         end = text.find('"', pos + 1)
         if end < 0:
             raise RuleError(f"Unterminated quoted alarm name at position {pos}", pos)
-        return _Token("name", text[pos + 1 : end], pos), end + 1
+        return Token("name", text[pos + 1 : end], pos), end + 1
     end = text.find(")", pos)
     if end < 0:
         raise RuleError(f"Expected ')' after the alarm name at position {len(text)}", len(text))
     name = text[pos:end].strip()
     if not name:
         raise RuleError(f"Missing alarm name at position {pos}", pos)
-    return _Token("name", name, pos), end
+    return Token("name", name, pos), end
 
 
-def _tokens(text: str) -> list[_Token]:
-    out: list[_Token] = []
+def _tokens(text: str) -> list[Token]:
+    """Kinds: open | close | word | name (an alarm name argument) | end."""
+    out: list[Token] = []
     pos = 0
     while pos < len(text):
         match = _TOKEN_RE.match(text, pos)
@@ -127,40 +121,26 @@ def _tokens(text: str) -> list[_Token]:
         pos = match.end()
         if kind == "ws":
             continue
-        out.append(_Token(kind, match.group(), match.start()))
+        out.append(Token(kind, match.group(), match.start()))
         if kind == "open" and len(out) > 1 and out[-2].text.upper() in _FUNCTIONS:
             while pos < len(text) and text[pos].isspace():
                 pos += 1
             name, pos = _name_argument(text, pos)
             out.append(name)
-    out.append(_Token("end", "", len(text)))
+    out.append(Token("end", "", len(text)))
     return out
 
 
-class _Parser:
+class _Parser(TokenCursor):
     def __init__(self, text: str) -> None:
-        self.tokens = _tokens(text)
-        self.index = 0
+        super().__init__(_tokens(text), RuleError)
         self.children: list[str] = []
         self.elements = 0
-
-    @property
-    def token(self) -> _Token:
-        return self.tokens[self.index]
-
-    def advance(self) -> _Token:
-        token = self.token
-        self.index += 1
-        return token
-
-    def fail(self, message: str, token: _Token | None = None) -> NoReturn:
-        token = token or self.token
-        raise RuleError(f"{message} at position {token.pos}", token.pos)
 
     def keyword(self, word: str) -> bool:
         return self.token.kind == "word" and self.token.text.upper() == word
 
-    def expect(self, kind: str, what: str) -> _Token:
+    def expect(self, kind: str, what: str) -> Token:
         if self.token.kind != kind:
             found = "the end of the rule" if self.token.kind == "end" else repr(self.token.text)
             self.fail(f"Expected {what} but found {found}")

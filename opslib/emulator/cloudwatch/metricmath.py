@@ -42,6 +42,7 @@ from opslib.emulator.cloudwatch.timeseries import (
     map_points,
     with_scalar,
 )
+from opslib.emulator.cloudwatch.tokens import Token, TokenCursor
 
 MAX_EXPRESSION_LENGTH = 2048
 KEYWORDS = frozenset({"REPEAT", "LINEAR"})
@@ -128,15 +129,9 @@ _TOKEN_RE = re.compile(
 _COMPARISONS = ("==", "!=", "<=", ">=", "<", ">")
 
 
-@dataclass(frozen=True)
-class _Token:
-    kind: str  # number | name | string | op | end
-    text: str
-    pos: int
-
-
-def _tokens(text: str) -> list[_Token]:
-    out: list[_Token] = []
+def _tokens(text: str) -> list[Token]:
+    """Kinds: number | name | string | op | end."""
+    out: list[Token] = []
     pos = 0
     while pos < len(text):
         match = _TOKEN_RE.match(text, pos)
@@ -144,33 +139,19 @@ def _tokens(text: str) -> list[_Token]:
             raise MetricMathError(f"Unexpected character {text[pos]!r} at position {pos}", pos)
         kind = match.lastgroup or ""
         if kind != "ws":
-            out.append(_Token(kind, match.group(), pos))
+            out.append(Token(kind, match.group(), pos))
         pos = match.end()
-    out.append(_Token("end", "", len(text)))
+    out.append(Token("end", "", len(text)))
     return out
 
 
-class _Parser:
+class _Parser(TokenCursor):
     """Recursive descent over the tokens; each method parses one precedence level."""
 
     def __init__(self, text: str) -> None:
-        self.tokens = _tokens(text)
-        self.index = 0
+        super().__init__(_tokens(text), MetricMathError)
 
-    @property
-    def token(self) -> _Token:
-        return self.tokens[self.index]
-
-    def advance(self) -> _Token:
-        token = self.token
-        self.index += 1
-        return token
-
-    def fail(self, message: str, token: _Token | None = None) -> NoReturn:
-        token = token or self.token
-        raise MetricMathError(f"{message} at position {token.pos}", token.pos)
-
-    def expect(self, text: str) -> _Token:
+    def expect(self, text: str) -> Token:
         if self.token.text != text or self.token.kind not in ("op",):
             found = "end of expression" if self.token.kind == "end" else repr(self.token.text)
             self.fail(f"Expected {text!r} but found {found}")
@@ -261,7 +242,7 @@ class _Parser:
             self.fail(f"Function {token.text} must be followed by '('", self.token)
         self.fail(f"Unknown name {token.text!r} (Ids start with a lowercase letter)", token)
 
-    def call(self, name: _Token) -> Node:
+    def call(self, name: Token) -> Node:
         spec = FUNCTIONS.get(name.text)
         if spec is None:
             self.fail(f"Unknown function {name.text}", name)

@@ -416,3 +416,25 @@ class RecordStore:
 def public(record: dict[str, Any]) -> dict[str, Any]:
     """A record as the API shows it: keys starting with ``_`` are the emulator's own."""
     return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
+def holds_data(path: Path) -> bool:
+    """Whether the SQLite store at ``path`` holds any row (a lazy service loads at start then).
+
+    Read only: a missing file is not created. A file that cannot be read this way (a WAL
+    without its index, a damaged file) counts as holding data: the store's own opening
+    decides what it holds.
+    """
+    if not path.exists():
+        return False
+    try:
+        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            tables = [
+                row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            ]
+            return any(db.execute(f'SELECT 1 FROM "{t}" LIMIT 1').fetchone() for t in tables)
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return True

@@ -7,9 +7,8 @@ from a tiny git repository, then ``opslib emulator simulate-history``'s library 
 Then, alternately ``--repeats`` times each, the report over the last 1 day (A) and over
 the last ``--days`` days (B):
 
-- ``library`` (the default until the runbook exists): what the runbook calls,
-  ``telemetry.history.collect`` and the report's figures and JSON summary
-  (``reports.success``/``dora``/``summary``), in this process;
+- ``library``: what the runbook calls, ``telemetry.history.collect`` as the runbook calls
+  it and ``reports.pipelinereport.build`` (every figure and the JSON summary), in this process;
 - ``runbook`` (auto when ``runbooks/pipeline-report.ipynb`` exists, or ``--path runbook``):
   ``opslib runbook run pipeline-report -p days N`` under papermill, kernel start included.
 
@@ -23,6 +22,7 @@ data needs at the APIs' page and batch sizes (the goal: at most 2x).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -38,11 +37,10 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from opslib import emulator, stack  # noqa: E402
 from opslib.config import StackConfig, parse_config  # noqa: E402
-from opslib.reports import dora, success, summary  # noqa: E402
+from opslib.reports import pipelinereport  # noqa: E402
 from opslib.stack.context import Names  # noqa: E402
 from opslib.target import Session, Target, TargetKind  # noqa: E402
 from opslib.telemetry import history  # noqa: E402
-from opslib.telemetry.fetch import Window  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 RUNBOOK = REPO / "runbooks" / "pipeline-report.ipynb"
@@ -64,34 +62,29 @@ def make_repository(path: Path) -> None:
 
 
 def library_report(session: Session, config: StackConfig, days: float) -> history.History:
-    """What pipeline-report computes: every frame, the figures, the JSON summary."""
-    until = datetime.now(UTC)
-    collected = history.collect(session, config, Window.last(days, until))
-    frames = collected.frames
-    counted = success.outcomes(frames["executions"])
-    success.daily_success(frames["executions"])
-    success.failures_by_action(frames["actions"])
-    success.top_failure_reasons(frames["actions"])
-    success.phase_durations(frames["phases"], frames["builds"])
-    success.rollbacks(frames["deployments"])
-    success.flaky_tests(frames["test_cases"])
-    keys = dora.four_keys(frames["actions"], frames["deployments"], days)
-    span = summary.window(collected.window.since, until, collected.covered_since())
-    summary.pipeline_report(
-        counted, keys, dora.clusters(keys), span, collected.simulated_fraction()
-    )
+    """What the pipeline-report runbook computes, in this process: its collect and figures."""
+    collected = history.collect(session, config, history.report_window(days), with_events=False)
+    pipelinereport.build(collected, config.objectives, stack=config.stack)
     return collected
 
 
 def runbook_report(config_file: Path, reports: Path, days: float) -> None:
     """``opslib runbook run pipeline-report`` under papermill, as a scheduled report runs."""
     opslib = Path(sys.executable).with_name("opslib")
+    for old in reports.rglob("pipeline-report*.json"):
+        old.unlink()  # so that the summary read next is this run's
     subprocess.run(
         [str(opslib), "--config", str(config_file), "runbook", "run", "pipeline-report",
          "-p", "days", str(days), "-p", "config", str(config_file),
          "--reports-dir", str(reports), "-q"],
         check=True, capture_output=True,
     )  # fmt: skip
+
+
+def runbook_executions(reports: Path) -> object:
+    """How many executions the last runbook run's JSON summary counted (it really read them)."""
+    (found,) = reports.rglob("pipeline-report*.json")
+    return json.loads(found.read_text())["data"]["executions"]
 
 
 def timed(work: Callable[[], object]) -> float:
@@ -166,12 +159,16 @@ def run(args: argparse.Namespace, path: str, root: Path, info: emulator.Emulator
     print(f"  A  1-day report:  median {a:.2f} s  {[round(s, 2) for s in short]}")
     print(f"  B  {args.days}-day report: median {b:.2f} s  {[round(s, 2) for s in long]}")
     print(f"  B/A = {b / a:.2f} (goal <= 2.5)")
-    if path == "library":
+    if path == "runbook":
         for days in (1, args.days):
-            collected = library_report(session, config, days)
-            print(f"  API calls of the {days}-day report "
-                  f"({len(collected.frames['executions'])} executions):")  # fmt: skip
-            print(calls_line(collected))
+            runbook_report(config_file, root / "reports", days)
+            print(f"  the {days}-day runbook's summary counts "
+                  f"{runbook_executions(root / 'reports')} executions")  # fmt: skip
+    for days in (1, args.days):  # the API calls: the runbook's own collect, in this process
+        collected = library_report(session, config, days)
+        print(f"  API calls of the {days}-day report "
+              f"({len(collected.frames['executions'])} executions):")  # fmt: skip
+        print(calls_line(collected))
 
 
 if __name__ == "__main__":

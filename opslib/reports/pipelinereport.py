@@ -49,14 +49,18 @@ DORA_LABELS = {
 }
 
 
-class WindowLike(Protocol):
-    since: datetime
-    until: datetime
+class WindowLike(Protocol):  # read-only members: telemetry's frozen dataclasses match
+    @property
+    def since(self) -> datetime: ...
+    @property
+    def until(self) -> datetime: ...
 
 
 class CoverageLike(Protocol):
-    covered_since: datetime
-    reason: str
+    @property
+    def covered_since(self) -> datetime: ...
+    @property
+    def reason(self) -> str: ...
 
 
 class HistoryLike(Protocol):

@@ -14,8 +14,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from opslib.emulator import EmulatorInfo
+from opslib.stack.monitoring import dashboard_body
 from tests.emulator.conftest import client
 from tests.emulator.deploy_helpers import wait_until
+from tests.unit.stack_fixtures import make_context
 
 pytestmark = pytest.mark.emulator
 
@@ -186,3 +188,73 @@ def test_a_bad_composite_rule_is_refused_and_nothing_is_kept(
     assert message in refused.value.response["Error"]["Message"]
     found = cloudwatch.describe_alarms(AlarmTypes=["CompositeAlarm"])["CompositeAlarms"]
     assert found == []
+
+
+def _widget_queries(widget: dict[str, Any]) -> list[dict[str, Any]]:
+    """A metric widget's series as the console asks GetMetricData for them."""
+    props = widget["properties"]
+    queries = []
+    for n, (namespace, name, *pairs) in enumerate(props["metrics"]):
+        dimensions = [{"Name": k, "Value": v} for k, v in zip(pairs[::2], pairs[1::2], strict=True)]
+        metric = {"Namespace": namespace, "MetricName": name, "Dimensions": dimensions}
+        stat = {"Metric": metric, "Period": props["period"], "Stat": props["stat"]}
+        queries.append({"Id": f"m{n}", "MetricStat": stat})
+    return queries
+
+
+def test_the_stacks_dashboard_widgets_answer(running: EmulatorInfo) -> None:
+    """Every widget of the dashboard opslib creates renders: its metric series, its alarms and
+    its Logs Insights query answer as the console asks for them."""
+    ctx = make_context()
+    body = dashboard_body(ctx)
+    kinds = {w["type"] for w in body["widgets"]}
+    assert {"metric", "alarm", "log"} <= kinds  # the test covers every kind the stack draws
+    cloudwatch, logs = client(running, "cloudwatch"), client(running, "logs")
+    # AWS/ namespaces are the services' own (a real build publishes them); the stack's own
+    # namespace takes a client's datapoint, as the app-errors metric filter's would be.
+    cloudwatch.put_metric_data(
+        Namespace=ctx.names.metric_namespace, MetricData=[{"MetricName": "AppErrors", "Value": 1.0}]
+    )
+    group = ctx.names.events_log_group
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="events")
+    event = {"source": "aws.codebuild", "detail": {"state": "SUCCEEDED"}}
+    logs.put_log_events(
+        logGroupName=group, logStreamName="events",
+        logEvents=[{"timestamp": int(time.time() * 1000), "message": json.dumps(event)}],
+    )  # fmt: skip
+    end = datetime.now(UTC) + timedelta(minutes=5)
+    for widget in body["widgets"]:
+        props = widget["properties"]
+        if widget["type"] == "metric":
+            answer = cloudwatch.get_metric_data(
+                MetricDataQueries=_widget_queries(widget), StartTime=end - timedelta(hours=3),
+                EndTime=end,
+            )  # fmt: skip
+            assert [r["StatusCode"] for r in answer["MetricDataResults"]] == ["Complete"] * len(
+                props["metrics"]
+            )
+        elif widget["type"] == "alarm":
+            names = [arn.rsplit(":", 1)[1] for arn in props["alarms"]]
+            assert cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"] == []  # not up
+        elif widget["type"] == "log":
+            source, _, query = props["query"].partition(" | ")
+            assert source == f"SOURCE '{group}'"  # the console sends the group apart
+            started = logs.start_query(
+                logGroupNames=[group], queryString=query,
+                startTime=int(time.time()) - 3600, endTime=int(time.time()) + 60,
+            )  # fmt: skip
+
+            def complete(query_id: str = started["queryId"]) -> dict[str, Any] | None:
+                found = logs.get_query_results(queryId=query_id)
+                return found if found["status"] == "Complete" else None
+
+            rows = wait_until(complete, what="the dashboard's Insights query")["results"]
+            fields = {f["field"]: f["value"] for f in rows[0]}
+            assert fields["source"] == "aws.codebuild" and fields["detail.state"] == "SUCCEEDED"
+    (failures,) = [w for w in body["widgets"] if w["properties"].get("title") == "Failures"]
+    app_errors = cloudwatch.get_metric_data(
+        MetricDataQueries=_widget_queries(failures)[2:], StartTime=end - timedelta(hours=3),
+        EndTime=end,
+    )["MetricDataResults"][0]  # fmt: skip
+    assert app_errors["Label"] == "AppErrors" and sum(app_errors["Values"]) == 1.0

@@ -332,6 +332,21 @@ def _sns_check(info: EmulatorInfo, kept: Kept) -> None:
     assert [s["Endpoint"] for s in subscriptions] == ["ops@example.com"]
 
 
+def _sqs(info: EmulatorInfo, kept: Kept) -> None:
+    sqs = client(info, "sqs")
+    url = sqs.create_queue(QueueName="kept-queue", Attributes={"VisibilityTimeout": "45"})
+    sqs.send_message(QueueUrl=url["QueueUrl"], MessageBody="kept message")
+    kept["queue"] = url["QueueUrl"]
+
+
+def _sqs_check(info: EmulatorInfo, kept: Kept) -> None:
+    sqs = client(info, "sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=kept["queue"], AttributeNames=["All"])
+    assert attributes["Attributes"]["VisibilityTimeout"] == "45"
+    (message,) = sqs.receive_message(QueueUrl=kept["queue"])["Messages"]
+    assert message["Body"] == "kept message"
+
+
 def _tagging(info: EmulatorInfo, kept: Kept) -> None:
     client(info, "resourcegroupstaggingapi").tag_resources(
         ResourceARNList=[kept["topic"]], Tags={"opslib:stack": "kept"}
@@ -404,6 +419,7 @@ SERVICES: list[tuple[str, Step, Step]] = [
     ("logs", _logs, _logs_check),
     ("events", _events, _events_check),
     ("sns", _sns, _sns_check),
+    ("sqs", _sqs, _sqs_check),
     ("scheduler", _scheduler, _scheduler_check),
     ("resourcegroupstaggingapi", _tagging, _tagging_check),
     ("fis", _fis, _fis_check),

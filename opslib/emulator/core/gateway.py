@@ -24,6 +24,7 @@ Whatever goes wrong is answered as AWS answers it, in the request's protocol (se
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -36,6 +37,7 @@ from typing import Any
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
+from opslib.emulator.core import longpoll
 from opslib.emulator.core.apimodel import (
     check_json,
     check_query,
@@ -192,6 +194,9 @@ def read_request(environ: dict[str, Any]) -> ApiRequest:
     )
 
 
+MAX_LONG_POLL_SECONDS = 20  # SQS's WaitTimeSeconds maximum
+
+
 class Gateway:
     """WSGI app: routes each request to an emulator handler or to moto, then persists."""
 
@@ -249,10 +254,42 @@ class Gateway:
             response = self.endpoints[environ["PATH_INFO"]](read_request(environ), environ)
         else:
             request = read_request(environ)
-            with self.lock:
-                response = self._dispatch(request, environ)
+            if longpoll.is_long_poll_candidate(request.service, request.operation):
+                response = self._long_poll(request, environ)
+            else:
+                with self.lock:
+                    response = self._dispatch(request, environ)
+            if request.is_mutating:
+                longpoll.stored_a_write()
         start_response(f"{response.status} {_reason(response.status)}", response.headers)
         return [response.body]
+
+    def _long_poll(self, request: ApiRequest, environ: dict[str, Any]) -> ApiResponse:
+        """SQS ReceiveMessage with a wait: short polls under the lock, the waits outside it
+        (:mod:`longpoll`), so a long poll holds back no other request."""
+        try:
+            wait, url = longpoll.requested_wait(request.wire, request.body)
+        except (ValueError, TypeError, AttributeError):
+            wait, url = 0.0, ""  # moto answers the malformed request as AWS would
+        with self.lock:
+            if wait is None:
+                wait = longpoll.queue_wait_seconds(url, request.account_id, request.region)
+            if not 0 < wait <= MAX_LONG_POLL_SECONDS:  # none, or invalid: moto's own answer
+                return self._dispatch(request, environ)
+        short = dataclasses.replace(
+            request, body=longpoll.short_poll_body(request.wire, request.body)
+        )
+        answers: list[ApiResponse] = []
+
+        def ask() -> tuple[bytes, bool]:
+            with self.lock:
+                answer = self._dispatch(short, longpoll.with_body(environ, short.body))
+            answers.append(answer)
+            final = answer.status >= 300 or longpoll.has_messages(answer.body, request.wire)
+            return answer.body, final
+
+        longpoll.long_poll(wait, ask)
+        return answers[-1]
 
     def locked_post(self, handler: Handler) -> Endpoint:
         """An :meth:`endpoint` that takes POSTs only and runs ``handler`` under the state

@@ -277,12 +277,31 @@ def _codedeploy_groups(responses: Any) -> None:
 Fix = Callable[[Any], None]  # patches the module it is given (typed loosely on purpose)
 
 # moto's module -> the fixes that patch it, in order.
+# --- SQS: queues must pickle (their messages are acknowledged writes) -------------------
+def _queue_getstate(self: Any) -> dict[str, Any]:
+    state: dict[str, Any] = self.__dict__.copy()
+    state.pop("_messages_lock", None)  # a Condition: made again on load
+    return state
+
+
+def _queue_setstate(self: Any, state: dict[str, Any]) -> None:
+    self.__dict__.update(state)
+    self._messages_lock = threading.Condition()
+
+
+def _sqs_picklable(models: Any) -> None:
+    """Fix SQS: a queue holds a Condition, so no queue (or message) survived a restart."""
+    models.Queue.__getstate__ = _queue_getstate
+    models.Queue.__setstate__ = _queue_setstate
+
+
 FIXES: dict[str, tuple[Fix, ...]] = {
     "moto.codebuild.responses": (_codebuild_locations, _codebuild_update_project),
     "moto.codedeploy.responses": (_codedeploy_groups,),
     "moto.s3.models": (_s3_policy_conditions, s3bodies.install),
     "moto.s3.utils": (_s3_versions_picklable,),
     "moto.ssm.models": (_ssm_picklable,),
+    "moto.sqs.models": (_sqs_picklable,),
 }
 
 _fixed: set[str] = set()  # the modules whose fixes have run (each runs once)

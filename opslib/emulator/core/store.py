@@ -60,6 +60,7 @@ SNAPSHOT_SERVICES = (
     "cloudwatch",
     "events",
     "sns",
+    "sqs",  # queues and their messages (SNS subscriptions, dead-letter queues)
     "scheduler",
     "resourcegroupstaggingapi",
     "fis",  # experiment templates (experiments are the emulator's records)

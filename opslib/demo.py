@@ -9,7 +9,8 @@
    hook scripts on every host (OneAtATime);
 5. ask every host's app how it is;
 6. run the fleet-health runbook into reports/;
-7. say where everything is.
+7. the pipeline report and the cost report over the runs just made;
+8. say where everything is.
 """
 
 from __future__ import annotations
@@ -97,17 +98,18 @@ def ask_the_fleet(session: Session, config: StackConfig) -> None:
         say(f"   {instance_id} {endpoint}/health -> {probe.health}, version {probe.version}")
 
 
-def fleet_health_report(config: StackConfig) -> Path:
+def runbook_report(config: StackConfig, name: str, **params: object) -> Path:
+    """Run a runbook into reports/ as `opslib runbook run` does; the HTML record's path."""
     from opslib.runbooks.catalog import find_runbook
     from opslib.runbooks.runner import run_runbook
 
     record = run_runbook(
-        find_runbook("fleet-health"),
-        {"config": config.source_file or ""},
+        find_runbook(name),
+        {"config": config.source_file or "", **params},
         reports_dir=REPO / "reports",
     )
     if not record.ok:
-        raise ExecutionError(f"fleet-health failed: {record.failed_cell or record.error}")
+        raise ExecutionError(f"{name} failed: {record.failed_cell or record.error}")
     say(f"   {record.verdict}")
     say(f"   {record.paths.html}")
     return record.paths.html
@@ -128,7 +130,10 @@ def main() -> None:
     step(5, "Every host's app, asked directly")
     ask_the_fleet(session, config)
     step(6, "Fleet health runbook")
-    output = fleet_health_report(config)
+    output = runbook_report(config, "fleet-health")
+    step(7, "The pipeline report and the cost report over today's runs")
+    runbook_report(config, "pipeline-report", days=1)
+    runbook_report(config, "cost-report", days=1)
     say("\nDone. Where things are:")
     say(f"   reports:   {output.parent}")
     say(f"   emulator:  {endpoint}  (opslib emulator status | logs | stop)")

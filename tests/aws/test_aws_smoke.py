@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from opslib import stack
-from opslib.config import StackConfig, override
+from opslib.config import StackConfig, override, parse_config
 from opslib.stack.model import Action
 from opslib.target import connect
 
@@ -31,3 +31,25 @@ def test_plan_reads_every_resource_of_the_stack_without_changing_anything() -> N
     result = stack.plan(connect(config), config)
     assert len(result.changes) >= 30
     assert {c.action for c in result.changes} <= {Action.CREATE, Action.UPDATE, Action.NOOP}
+
+
+def test_a_schedule_plans_the_reports_resources_on_aws() -> None:
+    """The same `schedules:` config that fires on the emulator plans, on AWS, the reports
+    project, its roles, the schedule group and the schedules (read-only: plan creates none)."""
+    schedule = {"name": "fleet-hourly", "runbook": "fleet-health", "expression": "rate(1 hour)"}
+    config = override(
+        parse_config({"stack": "opslib-aws-check", "schedules": [schedule]}),
+        target="aws", region=REGION, profile=os.environ.get("AWS_PROFILE"),
+    )  # fmt: skip
+    result = stack.plan(connect(config), config)
+    planned = {(c.kind, c.name): c.action for c in result.changes}
+    stack_name = "opslib-aws-check"
+    assert {
+        ("codebuild project", f"{stack_name}-reports"),
+        ("iam role", f"{stack_name}-reports"),
+        ("iam role", f"{stack_name}-scheduler"),
+        ("cloudwatch alarm", f"{stack_name}-reports-failures"),
+        ("scheduler schedule group", stack_name),
+        ("scheduler schedules", f"{stack_name}-schedules"),
+    } <= set(planned)
+    assert set(planned.values()) <= {Action.CREATE, Action.UPDATE, Action.NOOP}

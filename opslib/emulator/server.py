@@ -35,6 +35,7 @@ from opslib.emulator.core.faults import FaultSwitch
 from opslib.emulator.core.gateway import ApiRequest, ApiResponse, Gateway
 from opslib.emulator.core.lifecycle import EXIT_NO_SPACE, INFO_FILE, PORT_FILE
 from opslib.emulator.core.runtime import Runtime
+from opslib.emulator.core.s3lifecycle import LifecycleSweeper
 from opslib.emulator.core.store import (
     MotoSnapshots,
     RecordStore,
@@ -130,6 +131,10 @@ class Emulator:
         self.port = int(self.server.server_address[1])
         self.runtime.endpoint = f"http://127.0.0.1:{self.port}"
         self.sampler = Sampler(self.runtime, self.hosts, interval)
+        self.lifecycle = LifecycleSweeper(  # S3 lifecycle rules that really expire objects
+            gateway.lock, snapshots.save, snapshots.revert, self.runtime.stopping,
+            sweep_at_start=(state_dir / "moto" / "s3.pickle").exists(),
+        )  # fmt: skip
         self.hostlogs = HostLogShipper(self.runtime, self.hosts)
 
     def _has_state(self) -> bool:
@@ -279,6 +284,7 @@ class Emulator:
             _say_ready(ready_fd)
         logger.info("opslib emulator %s listening on %s", __version__, self.runtime.endpoint)
         self.sampler.start()
+        self.lifecycle.start()
         if self.logs:  # loaded at start (a room a request loads starts its own)
             self.logs.start()
         if self.pipelines:  # loaded at start (a room a request loads starts its own)

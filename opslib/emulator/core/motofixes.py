@@ -276,6 +276,7 @@ def _codedeploy_groups(responses: Any) -> None:
 
 Fix = Callable[[Any], None]  # patches the module it is given (typed loosely on purpose)
 
+
 # moto's module -> the fixes that patch it, in order.
 # --- SQS: queues must pickle (their messages are acknowledged writes) -------------------
 def _queue_getstate(self: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""IAM: the three service roles, the EC2 role and its instance profile."""
+"""IAM: the service roles (pipeline, build, deploy, FIS), the EC2 role and its profile."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ _DESCRIPTIONS = {
     "codebuild": "CodeBuild service role",
     "codedeploy": "CodeDeploy service role",
     "ec2": "Role of the fleet's EC2 instances",
+    "fis": "AWS FIS experiment role of the drills",
 }
 
 

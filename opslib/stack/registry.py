@@ -20,7 +20,7 @@ from opslib.stack.network import Fleet, SecurityGroup
 from opslib.stack.s3 import Bucket
 from opslib.stack.source import Connection
 
-ROLE_SERVICES = ("codepipeline", "codebuild", "codedeploy", "ec2")
+ROLE_SERVICES = ("codepipeline", "codebuild", "codedeploy", "ec2", "fis")
 ALARMS = ("pipeline-failures", "build-failures", "deploy-failures", "app-errors")
 
 

@@ -201,3 +201,51 @@ def test_the_drill_runbook_leaves_its_summary_and_journal_and_the_scorecard_read
     scored = json.loads(card.paths.summary.read_text())
     assert scored["data"]["runs"] == 1
     assert "artifact-loss" in card.paths.html.read_text()
+
+
+# -- instance-loss, pipeline-failure, stack-rebuild, region-failure ----------------------------
+NEW_DRILLS = ("instance-loss",)
+
+
+def _stack_arns(session: Session, stack_name: str) -> list[str]:
+    return stack.engine.tagged_leftovers(stack.Api(session), stack_name)
+
+
+def test_the_new_drills_dry_runs_change_nothing(released: Released) -> None:
+    """Their plans name the fault and the rollbacks; no template, no twin, no fault."""
+    config, session = released.config, released.session()
+    before = _snapshot(session, config)
+    templates = session.client("fis").list_experiment_templates()["experimentTemplates"]
+    for name in NEW_DRILLS:
+        result = run_drill(session, config, name, confirm=False)
+        assert result.summary()["status"] == "dry-run"
+        assert {step.phase for step in result.plan.steps} == {"steady state", "method", "rollback"}
+        assert result.plan.preparation.fault
+    assert _snapshot(session, config) == before
+    assert session.client("fis").list_experiment_templates()["experimentTemplates"] == templates
+    assert emulator.list_faults(str(session.target.endpoint_url)) == []
+
+
+def test_instance_loss_fis_terminates_one_and_the_fleet_comes_back(
+    released: Released, tmp_path: Path
+) -> None:
+    config, session = released.config, released.session()
+    good = _good_commit(session, config)
+    before = {i.instance_id for i in fleet.describe_instances(session, config)}
+    report = tmp_path / "drill-instance-loss-120000.json"
+    result = run_drill(session, config, "instance-loss", confirm=True, report=report)
+    data = result.summary()
+    assert data["status"] == "completed", data["reasons"]
+    assert data["objective_met"], data["reasons"]
+    assert [m["mark"] for m in data["timeline"]] == [
+        "injected", "detected", "recovery_started", "restored"
+    ]  # fmt: skip
+    fault = next(r for r in result.journal["run"] if r["activity"]["name"].startswith("fis-"))  # type: ignore[index]
+    experiment_id, lost = fault["output"]["experiment_id"], fault["output"]["terminated"]
+    experiment = session.client("fis").get_experiment(id=experiment_id)["experiment"]
+    assert experiment["state"]["status"] == "completed"
+    assert experiment["tags"]["opslib:stack"] == config.stack
+    assert len(lost) == 1 and lost[0] in before
+    after = {i.instance_id for i in fleet.describe_instances(session, config)}
+    assert lost[0] not in after and len(after - before) == 1
+    _steady(session, config, good)

@@ -269,3 +269,32 @@ def test_restored_artifact_comparison_and_rpo() -> None:
     lost = recovery_point(before, changed, T0 - timedelta(minutes=90))
     assert lost == {"rpo_seconds": 5400.0, "data_lost": ["k"]}
     assert compare(before, None) == ["the artifact is still missing"]
+
+
+# -- instance-loss, pipeline-failure, stack-rebuild, region-failure, pure parts ------------
+def test_the_fis_template_targets_one_running_fleet_instance_of_the_stack() -> None:
+    from opslib.drills.instances import ACTION, TARGET, template_document
+
+    alarm = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:demo-app-errors"
+    doc = template_document("demo", "DeploymentGroup", "Production-Fleet", "arn:role", [alarm])
+    target = doc["targets"][TARGET]
+    assert target["resourceTags"] == {"opslib:stack": "demo", "DeploymentGroup": "Production-Fleet"}
+    assert target["selectionMode"] == "COUNT(1)"
+    assert target["filters"] == [{"path": "State.Name", "values": ["running"]}]
+    assert doc["actions"][ACTION]["actionId"] == "aws:ec2:terminate-instances"
+    assert doc["actions"][ACTION]["targets"] == {"Instances": TARGET}
+    assert doc["stopConditions"] == [{"source": "aws:cloudwatch:alarm", "value": alarm}]
+    assert doc["tags"]["opslib:stack"] == "demo" and doc["roleArn"] == "arn:role"
+    assert template_document("demo", "k", "v", "r", [])["stopConditions"] == [{"source": "none"}]
+
+
+def test_the_stacks_fis_role_may_terminate_only_its_own_instances() -> None:
+    from opslib.stack import policies
+    from tests.unit.stack_fixtures import make_context
+
+    ctx = make_context()
+    statements = {s["Sid"]: s for s in policies.fis_policy(ctx)["Statement"]}
+    terminate = statements["TerminateFleet"]
+    assert terminate["Action"] == ["ec2:TerminateInstances"]
+    assert terminate["Condition"] == {"StringEquals": {"aws:ResourceTag/opslib:stack": ctx.stack}}
+    assert policies.trust("fis")["Statement"][0]["Principal"] == {"Service": "fis.amazonaws.com"}

@@ -94,7 +94,7 @@ def _load() -> None:
     """Register the drills (their modules import the ops they need only when asked)."""
     if _DRILLS:
         return
-    from opslib.drills import artifacts, badrelease, instances
+    from opslib.drills import artifacts, badrelease, instances, pipelinefailure
 
     register(Drill("bad-release", "CodeDeploy's automatic rollback undoes a bad release",
                    badrelease.prepare))  # fmt: skip
@@ -102,3 +102,5 @@ def _load() -> None:
                    artifacts.prepare))  # fmt: skip
     register(Drill("instance-loss", "an instance FIS terminates is replaced and redeployed",
                    instances.prepare))  # fmt: skip
+    register(Drill("pipeline-failure", "a build stopped mid-flight, its stage retried",
+                   pipelinefailure.prepare))  # fmt: skip

@@ -204,7 +204,7 @@ def test_the_drill_runbook_leaves_its_summary_and_journal_and_the_scorecard_read
 
 
 # -- instance-loss, pipeline-failure, stack-rebuild, region-failure ----------------------------
-NEW_DRILLS = ("instance-loss",)
+NEW_DRILLS = ("instance-loss", "pipeline-failure")
 
 
 def _stack_arns(session: Session, stack_name: str) -> list[str]:
@@ -248,4 +248,37 @@ def test_instance_loss_fis_terminates_one_and_the_fleet_comes_back(
     assert len(lost) == 1 and lost[0] in before
     after = {i.instance_id for i in fleet.describe_instances(session, config)}
     assert lost[0] not in after and len(after - before) == 1
+    _steady(session, config, good)
+
+
+def test_pipeline_failure_a_stopped_build_is_retried_to_green(
+    released: Released, tmp_path: Path
+) -> None:
+    config, session = released.config, released.session()
+    good = _good_commit(session, config)
+    report = tmp_path / "drill-pipeline-failure-120000.json"
+    result = run_drill(session, config, "pipeline-failure", confirm=True, report=report)
+    data = result.summary()
+    assert data["status"] == "completed", data["reasons"]
+    assert data["objective_met"], data["reasons"]
+    assert [m["mark"] for m in data["timeline"]] == [
+        "injected", "detected", "recovery_started", "restored"
+    ]  # fmt: skip
+    runs = {r["activity"]["name"]: r["output"] for r in result.journal["run"]}  # type: ignore[index]
+    build_id = runs["stop-the-build-mid-flight"]["build_id"]
+    stopped = session.client("codebuild").batch_get_builds(ids=[build_id])["builds"][0]
+    assert stopped["buildStatus"] == "STOPPED"
+    execution_id = runs["start-a-pipeline-run"]
+    name = f"{config.stack}-pipeline"
+    execution = session.client("codepipeline").get_pipeline_execution(
+        pipelineName=name, pipelineExecutionId=execution_id
+    )["pipelineExecution"]
+    assert execution["status"] == "Succeeded"
+    builds = [
+        d for d in session.client("codepipeline").list_action_executions(
+            pipelineName=name, filter={"pipelineExecutionId": execution_id}
+        )["actionExecutionDetails"]
+        if d["input"]["actionTypeId"]["provider"] == "CodeBuild"
+    ]  # fmt: skip
+    assert sorted(d["status"] for d in builds) == ["Failed", "Succeeded"]  # both attempts
     _steady(session, config, good)

@@ -298,3 +298,19 @@ def test_the_stacks_fis_role_may_terminate_only_its_own_instances() -> None:
     assert terminate["Action"] == ["ec2:TerminateInstances"]
     assert terminate["Condition"] == {"StringEquals": {"aws:ResourceTag/opslib:stack": ctx.stack}}
     assert policies.trust("fis")["Statement"][0]["Principal"] == {"Service": "fis.amazonaws.com"}
+
+
+def test_the_build_stage_is_the_codebuild_action_and_a_pipeline_without_one_is_refused() -> None:
+    from opslib.drills.pipelinefailure import build_stage
+
+    def action(name: str, category: str, provider: str) -> dict[str, Any]:
+        return {"name": name, "actionTypeId": {"category": category, "provider": provider}}
+
+    definition = {"name": "p", "stages": [
+        {"name": "Source", "actions": [action("Src", "Source", "CodeStarSourceConnection")]},
+        {"name": "Build", "actions": [action("Build", "Build", "CodeBuild")]},
+        {"name": "Deploy", "actions": [action("Deploy", "Deploy", "CodeDeploy")]},
+    ]}  # fmt: skip
+    assert build_stage(definition) == ("Build", "Build")
+    with pytest.raises(DrillRefused, match="pipeline p has no CodeBuild action"):
+        build_stage({"name": "p", "stages": definition["stages"][:1]})

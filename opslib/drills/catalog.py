@@ -94,7 +94,7 @@ def _load() -> None:
     """Register the drills (their modules import the ops they need only when asked)."""
     if _DRILLS:
         return
-    from opslib.drills import artifacts, badrelease, instances, pipelinefailure
+    from opslib.drills import artifacts, badrelease, instances, pipelinefailure, rebuild
 
     register(Drill("bad-release", "CodeDeploy's automatic rollback undoes a bad release",
                    badrelease.prepare))  # fmt: skip
@@ -104,3 +104,5 @@ def _load() -> None:
                    instances.prepare))  # fmt: skip
     register(Drill("pipeline-failure", "a build stopped mid-flight, its stage retried",
                    pipelinefailure.prepare))  # fmt: skip
+    register(Drill("stack-rebuild", "a twin of the stack built from nothing serves",
+                   rebuild.prepare))  # fmt: skip

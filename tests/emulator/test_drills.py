@@ -8,6 +8,7 @@ good commit, ``opslib plan`` empty, the drill lock free.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
@@ -204,7 +205,7 @@ def test_the_drill_runbook_leaves_its_summary_and_journal_and_the_scorecard_read
 
 
 # -- instance-loss, pipeline-failure, stack-rebuild, region-failure ----------------------------
-NEW_DRILLS = ("instance-loss", "pipeline-failure")
+NEW_DRILLS = ("instance-loss", "pipeline-failure", "stack-rebuild")
 
 
 def _stack_arns(session: Session, stack_name: str) -> list[str]:
@@ -223,6 +224,8 @@ def test_the_new_drills_dry_runs_change_nothing(released: Released) -> None:
         assert result.plan.preparation.fault
     assert _snapshot(session, config) == before
     assert session.client("fis").list_experiment_templates()["experimentTemplates"] == templates
+    dr = Session(dataclasses.replace(session.target, region=config.dr_region()))
+    assert _stack_arns(dr, f"{config.stack}-drill") == []
     assert emulator.list_faults(str(session.target.endpoint_url)) == []
 
 
@@ -281,4 +284,26 @@ def test_pipeline_failure_a_stopped_build_is_retried_to_green(
         if d["input"]["actionTypeId"]["provider"] == "CodeBuild"
     ]  # fmt: skip
     assert sorted(d["status"] for d in builds) == ["Failed", "Succeeded"]  # both attempts
+    _steady(session, config, good)
+
+
+def test_stack_rebuild_builds_releases_and_tears_down_a_twin(
+    released: Released, tmp_path: Path
+) -> None:
+    config, session = released.config, released.session()
+    good = _good_commit(session, config)
+    production = sorted(_stack_arns(session, config.stack))
+    report = tmp_path / "drill-stack-rebuild-120000.json"
+    result = run_drill(session, config, "stack-rebuild", confirm=True, report=report)
+    data = result.summary()
+    assert data["status"] == "completed", data["reasons"]
+    assert data["objective_met"], data["reasons"]
+    assert [m["mark"] for m in data["timeline"]] == ["injected", "recovery_started", "restored"]
+    runs = {r["activity"]["name"]: r["output"] for r in result.journal["run"]}  # type: ignore[index]
+    assert runs["release-the-good-commit-to-the-twin"]["revision"] == good
+    assert runs["await-the-twin-serving-the-good-commit"]["instances"] == config.fleet.size
+    assert data["rollbacks"] == [{"name": "tear-down-the-twin", "status": "succeeded"}]
+    dr = Session(dataclasses.replace(session.target, region=config.dr_region()))
+    assert _stack_arns(dr, f"{config.stack}-drill") == []  # the twin is gone
+    assert sorted(_stack_arns(session, config.stack)) == production  # production untouched
     _steady(session, config, good)

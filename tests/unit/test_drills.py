@@ -314,3 +314,64 @@ def test_the_build_stage_is_the_codebuild_action_and_a_pipeline_without_one_is_r
     assert build_stage(definition) == ("Build", "Build")
     with pytest.raises(DrillRefused, match="pipeline p has no CodeBuild action"):
         build_stage({"name": "p", "stages": definition["stages"][:1]})
+
+
+@pytest.mark.parametrize(
+    ("stack", "suffix", "twin"),
+    [
+        ("demo", "-drill", "demo-drill"),
+        ("demo", "-dr", "demo-dr"),
+        ("a" * 32, "-drill", "a" * 26 + "-drill"),
+        ("abc-" + "d" * 22 + "-xyz", "-drill", "abc-" + "d" * 22 + "-drill"),  # no '--'
+    ],
+)
+def test_twin_names_stay_valid_stack_names(stack: str, suffix: str, twin: str) -> None:
+    from opslib.drills.twins import twin_name
+
+    assert twin_name(stack, suffix) == twin
+    parse_config({"stack": twin})  # a name the config accepts
+
+
+def test_a_twin_has_its_own_name_fleet_tag_and_region() -> None:
+    from opslib.drills.twins import twin_config
+
+    production = parse_config({"stack": "demo", "fleet": {"size": 2}})
+    twin = twin_config(production, "-dr", region="us-west-2")
+    assert (twin.stack, twin.region, twin.fleet.size) == ("demo-dr", "us-west-2", 2)
+    assert twin.fleet.tag_value == "Production-Fleet-dr"
+    assert twin.source == production.source and twin.deploy == production.deploy
+
+
+@pytest.mark.parametrize("name", ["demo", "other-drill", "demo-drill2"])
+def test_a_teardown_refuses_anything_but_a_twin(name: str) -> None:
+    import dataclasses
+
+    from opslib.drills.twins import require_twin, twin_config
+
+    production = parse_config({"stack": "demo"})
+    require_twin(production, twin_config(production, "-drill"))
+    with pytest.raises(DrillRefused, match="never the production stack"):
+        require_twin(production, dataclasses.replace(production, stack=name))
+
+
+def test_a_twin_sharing_productions_fleet_tag_in_its_region_is_refused() -> None:
+    import dataclasses
+
+    from opslib.drills.twins import require_twin
+
+    production = parse_config({"stack": "demo"})
+    same_tag = dataclasses.replace(production, stack="demo-drill")
+    with pytest.raises(DrillRefused, match="shares the fleet tag"):
+        require_twin(production, same_tag)
+
+
+def test_the_dr_region_is_configured_checked_and_never_the_primary() -> None:
+    assert parse_config({}).dr_region() == "us-west-2"
+    assert parse_config({"drills": {"dr_region": "eu-west-1"}}).dr_region() == "eu-west-1"
+    assert parse_config({"region": "us-west-2"}).dr_region() == "us-east-1"  # default taken
+    with pytest.raises(ConfigError, match="drills.dr_region: expected a region other than"):
+        parse_config({"region": "eu-west-1", "drills": {"dr_region": "eu-west-1"}})
+    with pytest.raises(ConfigError, match="drills.dr_region: expected an AWS region"):
+        parse_config({"drills": {"dr_region": "mars-1"}})
+    with pytest.raises(ConfigError, match="drills.dr_regoin: unknown key"):
+        parse_config({"drills": {"dr_regoin": "eu-west-1"}})

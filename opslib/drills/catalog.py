@@ -94,7 +94,7 @@ def _load() -> None:
     """Register the drills (their modules import the ops they need only when asked)."""
     if _DRILLS:
         return
-    from opslib.drills import artifacts, badrelease, instances, pipelinefailure, rebuild
+    from opslib.drills import artifacts, badrelease, instances, pipelinefailure, rebuild, region
 
     register(Drill("bad-release", "CodeDeploy's automatic rollback undoes a bad release",
                    badrelease.prepare))  # fmt: skip
@@ -106,3 +106,5 @@ def _load() -> None:
                    pipelinefailure.prepare))  # fmt: skip
     register(Drill("stack-rebuild", "a twin of the stack built from nothing serves",
                    rebuild.prepare))  # fmt: skip
+    register(Drill("region-failure", "the stack stood up and released in the DR region",
+                   region.prepare))  # fmt: skip

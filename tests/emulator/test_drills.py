@@ -205,7 +205,7 @@ def test_the_drill_runbook_leaves_its_summary_and_journal_and_the_scorecard_read
 
 
 # -- instance-loss, pipeline-failure, stack-rebuild, region-failure ----------------------------
-NEW_DRILLS = ("instance-loss", "pipeline-failure", "stack-rebuild")
+NEW_DRILLS = ("instance-loss", "pipeline-failure", "stack-rebuild", "region-failure")
 
 
 def _stack_arns(session: Session, stack_name: str) -> list[str]:
@@ -306,4 +306,29 @@ def test_stack_rebuild_builds_releases_and_tears_down_a_twin(
     dr = Session(dataclasses.replace(session.target, region=config.dr_region()))
     assert _stack_arns(dr, f"{config.stack}-drill") == []  # the twin is gone
     assert sorted(_stack_arns(session, config.stack)) == production  # production untouched
+    _steady(session, config, good)
+
+
+def test_region_failure_stands_up_the_dr_twin_and_restores_the_region(
+    released: Released, tmp_path: Path
+) -> None:
+    config, session = released.config, released.session()
+    good = _good_commit(session, config)
+    endpoint = str(session.target.endpoint_url)
+    report = tmp_path / "drill-region-failure-120000.json"
+    result = run_drill(session, config, "region-failure", confirm=True, report=report)
+    data = result.summary()
+    assert data["status"] == "completed", data["reasons"]
+    assert data["objective_met"], data["reasons"]
+    assert [m["mark"] for m in data["timeline"]] == [
+        "injected", "detected", "recovery_started", "restored"
+    ]  # fmt: skip
+    runs = {r["activity"]["name"]: r["output"] for r in result.journal["run"]}  # type: ignore[index]
+    assert runs["detect-the-outage"]["error"] == "ServiceUnavailable"
+    released_in_dr = runs["release-the-artifact-in-the-dr-region"]
+    assert released_in_dr["bucket"].endswith(f"-{config.dr_region()}")
+    assert runs["await-the-dr-fleet-serving"]["region"] == config.dr_region()
+    assert emulator.list_faults(endpoint) == []  # the region is back
+    dr = Session(dataclasses.replace(session.target, region=config.dr_region()))
+    assert _stack_arns(dr, f"{config.stack}-dr") == []  # keep=False: the DR twin is gone
     _steady(session, config, good)

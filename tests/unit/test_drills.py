@@ -365,6 +365,21 @@ def test_a_twin_sharing_productions_fleet_tag_in_its_region_is_refused() -> None
         require_twin(production, same_tag)
 
 
+@pytest.mark.parametrize(("value", "kept"), [(True, True), ("true", True), ("False", False),
+                                             ("", False), (False, False)])  # fmt: skip
+def test_keep_reads_a_bool_or_its_text(value: Any, kept: bool) -> None:
+    from opslib.drills.region import flag
+
+    assert flag(value) is kept
+
+
+def test_keep_refuses_anything_else() -> None:
+    from opslib.drills.region import flag
+
+    with pytest.raises(DrillRefused, match="keep: expected true or false"):
+        flag("yes")
+
+
 def test_the_dr_region_is_configured_checked_and_never_the_primary() -> None:
     assert parse_config({}).dr_region() == "us-west-2"
     assert parse_config({"drills": {"dr_region": "eu-west-1"}}).dr_region() == "eu-west-1"
@@ -375,3 +390,10 @@ def test_the_dr_region_is_configured_checked_and_never_the_primary() -> None:
         parse_config({"drills": {"dr_region": "mars-1"}})
     with pytest.raises(ConfigError, match="drills.dr_regoin: unknown key"):
         parse_config({"drills": {"dr_regoin": "eu-west-1"}})
+
+
+def test_the_six_drills_are_registered() -> None:
+    assert catalog.names() == sorted(
+        ["bad-release", "artifact-loss", "instance-loss", "pipeline-failure", "stack-rebuild",
+         "region-failure"]
+    )  # fmt: skip

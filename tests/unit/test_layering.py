@@ -43,9 +43,20 @@ ROOMS: dict[str, frozenset[str]] = {
     "stack": frozenset({"config", "exceptions", "target", "specs"}),
     "runbooks": frozenset({"config", "exceptions", "params", "target"}),
     "ops": frozenset({"config", "exceptions", "params", "target", "specs", "stack", "runbooks"}),
-    # drills: Chaos Toolkit providers over the operator's verbs (what ops imports, and ops)
+    # drills: Chaos Toolkit providers over the operator's verbs (what ops imports, and ops);
+    # region-failure's outage is the emulator's fault switch: its public API only
     "drills": frozenset(
-        {"config", "exceptions", "params", "target", "specs", "stack", "runbooks", "ops"}
+        {
+            "config",
+            "exceptions",
+            "params",
+            "target",
+            "specs",
+            "stack",
+            "runbooks",
+            "ops",
+            "emulator",
+        }
     ),
     # the stack's history as frames: reads through target's session, names from stack
     "telemetry": frozenset({"config", "exceptions", "target", "stack"}),

@@ -332,3 +332,26 @@ def test_region_failure_stands_up_the_dr_twin_and_restores_the_region(
     dr = Session(dataclasses.replace(session.target, region=config.dr_region()))
     assert _stack_arns(dr, f"{config.stack}-dr") == []  # keep=False: the DR twin is gone
     _steady(session, config, good)
+
+
+def test_the_instance_loss_runbook_leaves_a_completed_fis_experiment(
+    released: Released, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``opslib runbook run drill-instance-loss -p confirm true``: the journal names the
+    experiment, FIS lists it completed, the HTML shows the timeline and no traceback."""
+    from opslib.runbooks.catalog import find_runbook
+    from opslib.runbooks.runner import run_runbook
+
+    monkeypatch.setenv("OPSLIB_CONFIG", str(released.config_path))
+    record = run_runbook(find_runbook("drill-instance-loss"), {"confirm": "true"},
+                         reports_dir=released.reports)  # fmt: skip
+    assert record.ok, record.failure()
+    data = json.loads(record.paths.summary.read_text())["data"]
+    assert data["drill"] == "instance-loss" and data["objective_met"], data["reasons"]
+    journal = json.loads(Path(data["journal"]).read_text())
+    fault = next(r for r in journal["run"] if r["activity"]["name"].startswith("fis-"))
+    experiments = released.session().client("fis").list_experiments()["experiments"]
+    found = {e["id"]: e["state"]["status"] for e in experiments}
+    assert found[fault["output"]["experiment_id"]] == "completed"
+    html = record.paths.html.read_text()
+    assert "Traceback" not in html and "steady state restored" in html

@@ -14,7 +14,7 @@ Starts an emulator on a temporary state directory and, through boto3 as any clie
 Before the second series the fill's writeback is flushed (``os.sync()``): what is measured is
 a write with 1 GB stored, not one queued behind 1 GB of page cache the kernel is writing out.
 
-    .venv/bin/python bench/s3_writes.py [--gigabytes 1] [--samples 50]
+    .venv/bin/python bench/s3_writes.py [--gigabytes 1] [--samples 50] [--log-events 1000000]
 """
 
 from __future__ import annotations
@@ -67,6 +67,17 @@ def fill(s3: Any, gigabytes: float) -> tuple[float, str]:
     return time.perf_counter() - began, first
 
 
+def fill_logs(info: Any, events: int) -> None:
+    """Store ``events`` log events the way bench/log_writes.py fills its group."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import log_writes
+
+    logs = log_writes._client(info)
+    logs.create_log_group(logGroupName=log_writes.GROUP)
+    logs.create_log_stream(logGroupName=log_writes.GROUP, logStreamName="fill")
+    log_writes.Filler(logs, events).fill_to(events)
+
+
 def first_answer(state: Path) -> float:
     """Seconds from start to the first answered call on an empty state (the baseline)."""
     began = time.perf_counter()
@@ -82,6 +93,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--gigabytes", type=float, default=1.0)
     parser.add_argument("--samples", type=int, default=50)
+    parser.add_argument(
+        "--log-events", type=int, default=0,
+        help="also store this many log events (1000000 for the issue's restart figure)",
+    )  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="opslib-bench-s3-") as tmp:
         state = Path(tmp) / "state"
@@ -92,6 +107,8 @@ def main() -> None:
             s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
             small = put_p50(s3, args.samples)
             filled, digest = fill(s3, args.gigabytes)
+            if args.log_events:
+                fill_logs(info, args.log_events)
             os.sync()  # the fill's own writeback, which the kernel does within 30 s anyway
             large = put_p50(s3, args.samples)
         finally:
@@ -115,7 +132,9 @@ def main() -> None:
         f"filling {args.gigabytes:g} GB took {filled:.1f} s; s3.pickle is {snapshot / 1024:.0f} KB"
     )
     print(f"start to the first answer, empty state:    {empty:6.2f} s")
-    print(f"restart to the first answer (goal <= 3 s): {restart:6.2f} s (body read back intact)")
+    also = f" and {args.log_events:,} log events" if args.log_events else ""
+    print(f"restart to the first answer with {args.gigabytes:g} GB{also} stored (goal <= 3 s): "
+          f"{restart:6.2f} s (body read back intact)")  # fmt: skip
 
 
 if __name__ == "__main__":

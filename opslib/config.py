@@ -105,6 +105,17 @@ class Objectives:
     success_rate: float = 0.95
 
 
+DEFAULT_DR_REGION = "us-west-2"
+FALLBACK_DR_REGION = "us-east-1"  # when the stack itself lives in the default DR region
+
+
+@dataclass(frozen=True)
+class DrillSettings:
+    """What the disaster-recovery drills need beyond the stack itself."""
+
+    dr_region: str = DEFAULT_DR_REGION  # region-failure stands the stack up here
+
+
 @dataclass(frozen=True)
 class ScheduleSettings:
     """A report on a schedule: runbook NAME with ``parameters``, fired at ``expression``.
@@ -138,6 +149,7 @@ class StackConfig:
     deploy: DeploySettings = field(default_factory=DeploySettings)
     objectives: Objectives = field(default_factory=Objectives)
     schedules: tuple[ScheduleSettings, ...] = ()
+    drills: DrillSettings = field(default_factory=DrillSettings)
     source_file: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -152,6 +164,13 @@ class StackConfig:
         """The folder relative paths (state_dir, source.repository, reports) start from:
         the config file's, or the project root when no file was found (see project_root)."""
         return Path(self.source_file).parent if self.source_file else project_root()
+
+    def dr_region(self) -> str:
+        """Where region-failure stands the stack up: ``drills.dr_region``, never ``region``
+        (a stack in the default DR region fails over to us-east-1 unless told otherwise)."""
+        if self.drills.dr_region != self.region:
+            return self.drills.dr_region
+        return FALLBACK_DR_REGION
 
     def state_dir(self) -> Path:
         """The emulator's state directory, relative paths taken from the config's folder."""
@@ -298,6 +317,7 @@ _CHECKS: dict[str, Check] = {
     "objectives.rto_minutes": _int_range(1, 10080),
     "objectives.rpo_minutes": _int_range(0, 10080),
     "objectives.success_rate": _ratio,
+    "drills.dr_region": _region,
 }
 
 
@@ -409,6 +429,11 @@ def parse_config(data: Any, source: str = CONFIG_FILENAME) -> StackConfig:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: expected a mapping of settings at the top level")
     config: StackConfig = _build(StackConfig, data, source)
+    drills = data.get("drills") or {}
+    if "dr_region" in drills and config.drills.dr_region == config.region:
+        raise _fail(source, "drills.dr_region", "expected a region other than region "
+                    f"({config.region}): the DR region must survive the primary's outage",
+                    config.drills.dr_region)  # fmt: skip
     return config
 
 

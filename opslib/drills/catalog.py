@@ -94,9 +94,17 @@ def _load() -> None:
     """Register the drills (their modules import the ops they need only when asked)."""
     if _DRILLS:
         return
-    from opslib.drills import artifacts, badrelease
+    from opslib.drills import artifacts, badrelease, instances, pipelinefailure, rebuild, region
 
     register(Drill("bad-release", "CodeDeploy's automatic rollback undoes a bad release",
                    badrelease.prepare))  # fmt: skip
     register(Drill("artifact-loss", "a deleted artifact comes back from S3 versioning",
                    artifacts.prepare))  # fmt: skip
+    register(Drill("instance-loss", "an instance FIS terminates is replaced and redeployed",
+                   instances.prepare))  # fmt: skip
+    register(Drill("pipeline-failure", "a build stopped mid-flight, its stage retried",
+                   pipelinefailure.prepare))  # fmt: skip
+    register(Drill("stack-rebuild", "a twin of the stack built from nothing serves",
+                   rebuild.prepare))  # fmt: skip
+    register(Drill("region-failure", "the stack stood up and released in the DR region",
+                   region.prepare))  # fmt: skip

@@ -1,4 +1,4 @@
-"""IAM: the three service roles, the EC2 role and its instance profile."""
+"""IAM: the service roles (pipeline, build, deploy, FIS), the EC2 role and its profile."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ _DESCRIPTIONS = {
     "ec2": "Role of the fleet's EC2 instances",
     "reports": "Scheduled reports' CodeBuild role (read-only)",
     "scheduler": "EventBridge Scheduler role that starts the reports build",
+    "fis": "AWS FIS experiment role of the drills",
 }
 
 

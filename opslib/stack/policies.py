@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from opslib.stack.context import Context
+from opslib.stack.tags import STACK_TAG
 
 Document = dict[str, Any]
 VERSION = "2012-10-17"
@@ -18,7 +19,7 @@ VERSION = "2012-10-17"
 # Actions that take no resource narrower than "*" (per the AWS Service Authorization
 # Reference: no resource types listed), and why this stack needs them.
 WILDCARD_ACTIONS: dict[str, str] = {
-    "ec2:DescribeInstances": "CodeDeploy finds the fleet by tag; Describe* has no resource type",
+    "ec2:DescribeInstances": "CodeDeploy and FIS find the fleet by tag; no resource type",
     "ec2:DescribeInstanceStatus": "CodeDeploy checks instance health; no resource type",
     "tag:GetResources": "CodeDeploy resolves the EC2 tag filter; no resource type",
     "ssmmessages:CreateControlChannel": "SSM Session Manager (SSH stays closed)",
@@ -169,11 +170,31 @@ def instance_policy(ctx: Context) -> Document:
     )
 
 
+def fis_policy(ctx: Context) -> Document:
+    """AWS FIS (the instance-loss drill): terminate only instances tagged with this stack.
+
+    ``aws:ec2:terminate-instances`` needs ec2:TerminateInstances on the targets and
+    ec2:DescribeInstances to resolve them by tag (FIS actions reference; the managed
+    policy AWSFaultInjectionSimulatorEC2Access grants the same pair). The tag condition
+    keeps an experiment of this role away from any other stack's instances.
+    """
+    return document(
+        statement("FindTargets", ["ec2:DescribeInstances"], "*"),
+        statement(
+            "TerminateFleet",
+            ["ec2:TerminateInstances"],
+            [ctx.arn("ec2", "instance/*")],
+            Condition={"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": ctx.stack}},
+        ),
+    )
+
+
 ROLE_POLICIES = {
     "codepipeline": pipeline_policy,
     "codebuild": build_policy,
     "codedeploy": deploy_policy,
     "ec2": instance_policy,
+    "fis": fis_policy,
 }
 
 

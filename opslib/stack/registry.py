@@ -32,7 +32,7 @@ from opslib.stack.schedules import (
 )
 from opslib.stack.source import Connection
 
-ROLE_SERVICES = ("codepipeline", "codebuild", "codedeploy", "ec2")
+ROLE_SERVICES = ("codepipeline", "codebuild", "codedeploy", "ec2", "fis")
 ALARMS = ("pipeline-failures", "build-failures", "deploy-failures", "app-errors")
 
 

@@ -423,3 +423,27 @@ def test_retry_stage_execution_reruns_the_failed_stage_and_goes_on(
     assert runs == [("Approve", "Succeeded"), ("Build", "Failed"), ("Build", "Succeeded"),
                     ("Source", "Succeeded")]  # fmt: skip
     assert len(executions(running, "retried")) == 1
+
+
+def test_a_retried_build_builds_the_commit_its_source_took(
+    running: EmulatorInfo, tmp_path: Path
+) -> None:
+    """RetryStageExecution reads the source artifact back from the records: the retried
+    build still gets the commit as its sourceVersion, as the first attempt did."""
+    fixed = tmp_path / "fixed"
+    buildspec = f"version: 0.2\nphases:\n  build:\n    commands:\n      - test -f {fixed}\n"
+    sha = make_repo(tmp_path / "repo", {"buildspec.yml": buildspec})
+    create_pipeline(running, "rebuilt", tmp_path / "repo")
+    execution_id = wait_for_execution(running, "rebuilt")["pipelineExecutionId"]
+    fixed.write_text("")
+    codepipeline = client(running, "codepipeline")
+    codepipeline.retry_stage_execution(pipelineName="rebuilt", stageName="Build",
+        pipelineExecutionId=execution_id, retryMode="FAILED_ACTIONS")  # fmt: skip
+    assert wait_for_execution(running, "rebuilt")["status"] == "Succeeded"
+    actions = codepipeline.list_action_executions(
+        pipelineName="rebuilt", filter={"pipelineExecutionId": execution_id}
+    )["actionExecutionDetails"]
+    ids = [a["output"]["executionResult"]["externalExecutionId"] for a in actions
+           if a["actionName"] == "Build"]  # fmt: skip
+    builds = client(running, "codebuild").batch_get_builds(ids=ids)["builds"]
+    assert [b["resolvedSourceVersion"] for b in builds] == [sha, sha]

@@ -8,6 +8,7 @@ good commit, ``opslib plan`` empty, the drill lock free.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
@@ -201,3 +202,156 @@ def test_the_drill_runbook_leaves_its_summary_and_journal_and_the_scorecard_read
     scored = json.loads(card.paths.summary.read_text())
     assert scored["data"]["runs"] == 1
     assert "artifact-loss" in card.paths.html.read_text()
+
+
+# -- instance-loss, pipeline-failure, stack-rebuild, region-failure ----------------------------
+NEW_DRILLS = ("instance-loss", "pipeline-failure", "stack-rebuild", "region-failure")
+
+
+def _stack_arns(session: Session, stack_name: str) -> list[str]:
+    return stack.engine.tagged_leftovers(stack.Api(session), stack_name)
+
+
+def test_the_new_drills_dry_runs_change_nothing(released: Released) -> None:
+    """Their plans name the fault and the rollbacks; no template, no twin, no fault."""
+    config, session = released.config, released.session()
+    before = _snapshot(session, config)
+    templates = session.client("fis").list_experiment_templates()["experimentTemplates"]
+    for name in NEW_DRILLS:
+        result = run_drill(session, config, name, confirm=False)
+        assert result.summary()["status"] == "dry-run"
+        assert {step.phase for step in result.plan.steps} == {"steady state", "method", "rollback"}
+        assert result.plan.preparation.fault
+    assert _snapshot(session, config) == before
+    assert session.client("fis").list_experiment_templates()["experimentTemplates"] == templates
+    dr = Session(dataclasses.replace(session.target, region=config.dr_region()))
+    assert _stack_arns(dr, f"{config.stack}-drill") == []
+    assert emulator.list_faults(str(session.target.endpoint_url)) == []
+
+
+def test_instance_loss_fis_terminates_one_and_the_fleet_comes_back(
+    released: Released, tmp_path: Path
+) -> None:
+    config, session = released.config, released.session()
+    good = _good_commit(session, config)
+    before = {i.instance_id for i in fleet.describe_instances(session, config)}
+    report = tmp_path / "drill-instance-loss-120000.json"
+    result = run_drill(session, config, "instance-loss", confirm=True, report=report)
+    data = result.summary()
+    assert data["status"] == "completed", data["reasons"]
+    assert data["objective_met"], data["reasons"]
+    assert [m["mark"] for m in data["timeline"]] == [
+        "injected", "detected", "recovery_started", "restored"
+    ]  # fmt: skip
+    fault = next(r for r in result.journal["run"] if r["activity"]["name"].startswith("fis-"))  # type: ignore[index]
+    experiment_id, lost = fault["output"]["experiment_id"], fault["output"]["terminated"]
+    experiment = session.client("fis").get_experiment(id=experiment_id)["experiment"]
+    assert experiment["state"]["status"] == "completed"
+    assert experiment["tags"]["opslib:stack"] == config.stack
+    assert len(lost) == 1 and lost[0] in before
+    after = {i.instance_id for i in fleet.describe_instances(session, config)}
+    assert lost[0] not in after and len(after - before) == 1
+    _steady(session, config, good)
+
+
+def test_pipeline_failure_a_stopped_build_is_retried_to_green(
+    released: Released, tmp_path: Path
+) -> None:
+    config, session = released.config, released.session()
+    good = _good_commit(session, config)
+    report = tmp_path / "drill-pipeline-failure-120000.json"
+    result = run_drill(session, config, "pipeline-failure", confirm=True, report=report)
+    data = result.summary()
+    assert data["status"] == "completed", data["reasons"]
+    assert data["objective_met"], data["reasons"]
+    assert [m["mark"] for m in data["timeline"]] == [
+        "injected", "detected", "recovery_started", "restored"
+    ]  # fmt: skip
+    runs = {r["activity"]["name"]: r["output"] for r in result.journal["run"]}  # type: ignore[index]
+    build_id = runs["stop-the-build-mid-flight"]["build_id"]
+    stopped = session.client("codebuild").batch_get_builds(ids=[build_id])["builds"][0]
+    assert stopped["buildStatus"] == "STOPPED"
+    execution_id = runs["start-a-pipeline-run"]
+    name = f"{config.stack}-pipeline"
+    execution = session.client("codepipeline").get_pipeline_execution(
+        pipelineName=name, pipelineExecutionId=execution_id
+    )["pipelineExecution"]
+    assert execution["status"] == "Succeeded"
+    builds = [
+        d for d in session.client("codepipeline").list_action_executions(
+            pipelineName=name, filter={"pipelineExecutionId": execution_id}
+        )["actionExecutionDetails"]
+        if d["input"]["actionTypeId"]["provider"] == "CodeBuild"
+    ]  # fmt: skip
+    assert sorted(d["status"] for d in builds) == ["Failed", "Succeeded"]  # both attempts
+    _steady(session, config, good)
+
+
+def test_stack_rebuild_builds_releases_and_tears_down_a_twin(
+    released: Released, tmp_path: Path
+) -> None:
+    config, session = released.config, released.session()
+    good = _good_commit(session, config)
+    production = sorted(_stack_arns(session, config.stack))
+    report = tmp_path / "drill-stack-rebuild-120000.json"
+    result = run_drill(session, config, "stack-rebuild", confirm=True, report=report)
+    data = result.summary()
+    assert data["status"] == "completed", data["reasons"]
+    assert data["objective_met"], data["reasons"]
+    assert [m["mark"] for m in data["timeline"]] == ["injected", "recovery_started", "restored"]
+    runs = {r["activity"]["name"]: r["output"] for r in result.journal["run"]}  # type: ignore[index]
+    assert runs["release-the-good-commit-to-the-twin"]["revision"] == good
+    assert runs["await-the-twin-serving-the-good-commit"]["instances"] == config.fleet.size
+    assert data["rollbacks"] == [{"name": "tear-down-the-twin", "status": "succeeded"}]
+    dr = Session(dataclasses.replace(session.target, region=config.dr_region()))
+    assert _stack_arns(dr, f"{config.stack}-drill") == []  # the twin is gone
+    assert sorted(_stack_arns(session, config.stack)) == production  # production untouched
+    _steady(session, config, good)
+
+
+def test_region_failure_stands_up_the_dr_twin_and_restores_the_region(
+    released: Released, tmp_path: Path
+) -> None:
+    config, session = released.config, released.session()
+    good = _good_commit(session, config)
+    endpoint = str(session.target.endpoint_url)
+    report = tmp_path / "drill-region-failure-120000.json"
+    result = run_drill(session, config, "region-failure", confirm=True, report=report)
+    data = result.summary()
+    assert data["status"] == "completed", data["reasons"]
+    assert data["objective_met"], data["reasons"]
+    assert [m["mark"] for m in data["timeline"]] == [
+        "injected", "detected", "recovery_started", "restored"
+    ]  # fmt: skip
+    runs = {r["activity"]["name"]: r["output"] for r in result.journal["run"]}  # type: ignore[index]
+    assert runs["detect-the-outage"]["error"] == "ServiceUnavailable"
+    released_in_dr = runs["release-the-artifact-in-the-dr-region"]
+    assert released_in_dr["bucket"].endswith(f"-{config.dr_region()}")
+    assert runs["await-the-dr-fleet-serving"]["region"] == config.dr_region()
+    assert emulator.list_faults(endpoint) == []  # the region is back
+    dr = Session(dataclasses.replace(session.target, region=config.dr_region()))
+    assert _stack_arns(dr, f"{config.stack}-dr") == []  # keep=False: the DR twin is gone
+    _steady(session, config, good)
+
+
+def test_the_instance_loss_runbook_leaves_a_completed_fis_experiment(
+    released: Released, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``opslib runbook run drill-instance-loss -p confirm true``: the journal names the
+    experiment, FIS lists it completed, the HTML shows the timeline and no traceback."""
+    from opslib.runbooks.catalog import find_runbook
+    from opslib.runbooks.runner import run_runbook
+
+    monkeypatch.setenv("OPSLIB_CONFIG", str(released.config_path))
+    record = run_runbook(find_runbook("drill-instance-loss"), {"confirm": "true"},
+                         reports_dir=released.reports)  # fmt: skip
+    assert record.ok, record.failure()
+    data = json.loads(record.paths.summary.read_text())["data"]
+    assert data["drill"] == "instance-loss" and data["objective_met"], data["reasons"]
+    journal = json.loads(Path(data["journal"]).read_text())
+    fault = next(r for r in journal["run"] if r["activity"]["name"].startswith("fis-"))
+    experiments = released.session().client("fis").list_experiments()["experiments"]
+    found = {e["id"]: e["state"]["status"] for e in experiments}
+    assert found[fault["output"]["experiment_id"]] == "completed"
+    html = record.paths.html.read_text()
+    assert "Traceback" not in html and "steady state restored" in html

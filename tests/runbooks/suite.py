@@ -39,6 +39,10 @@ SUITE = (
     "runbooks/cost-report.ipynb",  # read-only
     "runbooks/drill-bad-release.ipynb",  # confirm=False by default: a dry run
     "runbooks/drill-artifact-loss.ipynb",  # confirm=False by default: a dry run
+    "runbooks/drill-instance-loss.ipynb",  # confirm=False by default: a dry run
+    "runbooks/drill-pipeline-failure.ipynb",  # confirm=False by default: a dry run
+    "runbooks/drill-stack-rebuild.ipynb",  # confirm=False by default: a dry run
+    "runbooks/drill-region-failure.ipynb",  # confirm=False by default: a dry run
     "runbooks/drill-scorecard.ipynb",  # read-only
     "runbooks/teardown.ipynb",  # confirm=False by default; last in case that ever changes
 )

@@ -269,3 +269,131 @@ def test_restored_artifact_comparison_and_rpo() -> None:
     lost = recovery_point(before, changed, T0 - timedelta(minutes=90))
     assert lost == {"rpo_seconds": 5400.0, "data_lost": ["k"]}
     assert compare(before, None) == ["the artifact is still missing"]
+
+
+# -- instance-loss, pipeline-failure, stack-rebuild, region-failure, pure parts ------------
+def test_the_fis_template_targets_one_running_fleet_instance_of_the_stack() -> None:
+    from opslib.drills.instances import ACTION, TARGET, template_document
+
+    alarm = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:demo-app-errors"
+    doc = template_document("demo", "DeploymentGroup", "Production-Fleet", "arn:role", [alarm])
+    target = doc["targets"][TARGET]
+    assert target["resourceTags"] == {"opslib:stack": "demo", "DeploymentGroup": "Production-Fleet"}
+    assert target["selectionMode"] == "COUNT(1)"
+    assert target["filters"] == [{"path": "State.Name", "values": ["running"]}]
+    assert doc["actions"][ACTION]["actionId"] == "aws:ec2:terminate-instances"
+    assert doc["actions"][ACTION]["targets"] == {"Instances": TARGET}
+    assert doc["stopConditions"] == [{"source": "aws:cloudwatch:alarm", "value": alarm}]
+    assert doc["tags"]["opslib:stack"] == "demo" and doc["roleArn"] == "arn:role"
+    assert template_document("demo", "k", "v", "r", [])["stopConditions"] == [{"source": "none"}]
+
+
+def test_the_stacks_fis_role_may_terminate_only_its_own_instances() -> None:
+    from opslib.stack import policies
+    from tests.unit.stack_fixtures import make_context
+
+    ctx = make_context()
+    statements = {s["Sid"]: s for s in policies.fis_policy(ctx)["Statement"]}
+    terminate = statements["TerminateFleet"]
+    assert terminate["Action"] == ["ec2:TerminateInstances"]
+    assert terminate["Condition"] == {"StringEquals": {"aws:ResourceTag/opslib:stack": ctx.stack}}
+    assert policies.trust("fis")["Statement"][0]["Principal"] == {"Service": "fis.amazonaws.com"}
+
+
+def test_the_build_stage_is_the_codebuild_action_and_a_pipeline_without_one_is_refused() -> None:
+    from opslib.drills.pipelinefailure import build_stage
+
+    def action(name: str, category: str, provider: str) -> dict[str, Any]:
+        return {"name": name, "actionTypeId": {"category": category, "provider": provider}}
+
+    definition = {"name": "p", "stages": [
+        {"name": "Source", "actions": [action("Src", "Source", "CodeStarSourceConnection")]},
+        {"name": "Build", "actions": [action("Build", "Build", "CodeBuild")]},
+        {"name": "Deploy", "actions": [action("Deploy", "Deploy", "CodeDeploy")]},
+    ]}  # fmt: skip
+    assert build_stage(definition) == ("Build", "Build")
+    with pytest.raises(DrillRefused, match="pipeline p has no CodeBuild action"):
+        build_stage({"name": "p", "stages": definition["stages"][:1]})
+
+
+@pytest.mark.parametrize(
+    ("stack", "suffix", "twin"),
+    [
+        ("demo", "-drill", "demo-drill"),
+        ("demo", "-dr", "demo-dr"),
+        ("a" * 32, "-drill", "a" * 26 + "-drill"),
+        ("abc-" + "d" * 22 + "-xyz", "-drill", "abc-" + "d" * 22 + "-drill"),  # no '--'
+    ],
+)
+def test_twin_names_stay_valid_stack_names(stack: str, suffix: str, twin: str) -> None:
+    from opslib.drills.twins import twin_name
+
+    assert twin_name(stack, suffix) == twin
+    parse_config({"stack": twin})  # a name the config accepts
+
+
+def test_a_twin_has_its_own_name_fleet_tag_and_region() -> None:
+    from opslib.drills.twins import twin_config
+
+    production = parse_config({"stack": "demo", "fleet": {"size": 2}})
+    twin = twin_config(production, "-dr", region="us-west-2")
+    assert (twin.stack, twin.region, twin.fleet.size) == ("demo-dr", "us-west-2", 2)
+    assert twin.fleet.tag_value == "Production-Fleet-dr"
+    assert twin.source == production.source and twin.deploy == production.deploy
+
+
+@pytest.mark.parametrize("name", ["demo", "other-drill", "demo-drill2"])
+def test_a_teardown_refuses_anything_but_a_twin(name: str) -> None:
+    import dataclasses
+
+    from opslib.drills.twins import require_twin, twin_config
+
+    production = parse_config({"stack": "demo"})
+    require_twin(production, twin_config(production, "-drill"))
+    with pytest.raises(DrillRefused, match="never the production stack"):
+        require_twin(production, dataclasses.replace(production, stack=name))
+
+
+def test_a_twin_sharing_productions_fleet_tag_in_its_region_is_refused() -> None:
+    import dataclasses
+
+    from opslib.drills.twins import require_twin
+
+    production = parse_config({"stack": "demo"})
+    same_tag = dataclasses.replace(production, stack="demo-drill")
+    with pytest.raises(DrillRefused, match="shares the fleet tag"):
+        require_twin(production, same_tag)
+
+
+@pytest.mark.parametrize(("value", "kept"), [(True, True), ("true", True), ("False", False),
+                                             ("", False), (False, False)])  # fmt: skip
+def test_keep_reads_a_bool_or_its_text(value: Any, kept: bool) -> None:
+    from opslib.drills.region import flag
+
+    assert flag(value) is kept
+
+
+def test_keep_refuses_anything_else() -> None:
+    from opslib.drills.region import flag
+
+    with pytest.raises(DrillRefused, match="keep: expected true or false"):
+        flag("yes")
+
+
+def test_the_dr_region_is_configured_checked_and_never_the_primary() -> None:
+    assert parse_config({}).dr_region() == "us-west-2"
+    assert parse_config({"drills": {"dr_region": "eu-west-1"}}).dr_region() == "eu-west-1"
+    assert parse_config({"region": "us-west-2"}).dr_region() == "us-east-1"  # default taken
+    with pytest.raises(ConfigError, match="drills.dr_region: expected a region other than"):
+        parse_config({"region": "eu-west-1", "drills": {"dr_region": "eu-west-1"}})
+    with pytest.raises(ConfigError, match="drills.dr_region: expected an AWS region"):
+        parse_config({"drills": {"dr_region": "mars-1"}})
+    with pytest.raises(ConfigError, match="drills.dr_regoin: unknown key"):
+        parse_config({"drills": {"dr_regoin": "eu-west-1"}})
+
+
+def test_the_six_drills_are_registered() -> None:
+    assert catalog.names() == sorted(
+        ["bad-release", "artifact-loss", "instance-loss", "pipeline-failure", "stack-rebuild",
+         "region-failure"]
+    )  # fmt: skip

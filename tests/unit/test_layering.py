@@ -48,9 +48,11 @@ ROOMS: dict[str, frozenset[str]] = {
         {"config", "exceptions", "params", "target", "specs", "stack", "runbooks", "schedexpr"}
         | {"render"}
     ),
-    # drills: Chaos Toolkit providers over the operator's verbs (what ops imports, and ops)
+    # drills: Chaos Toolkit providers over the operator's verbs (what ops imports, and ops);
+    # region-failure's outage is the emulator's fault switch: its public API only
     "drills": frozenset(
-        {"config", "exceptions", "params", "target", "specs", "stack", "runbooks", "ops", "render"}
+        {"config", "exceptions", "params", "target", "specs", "stack", "runbooks", "ops"}
+        | {"render", "emulator"}
     ),
     # the stack's history as frames: reads through target's session, names from stack
     "telemetry": frozenset({"config", "exceptions", "target", "stack"}),

@@ -49,7 +49,7 @@ def test_valid_choices_have_no_problem() -> None:
 
 
 def test_resource_count_matches_the_registry() -> None:
-    assert walkthrough.resource_count(StackConfig()) == 32
+    assert walkthrough.resource_count(StackConfig()) == 33  # with the FIS role
 
 
 def test_ask_reports_an_unreachable_app() -> None:

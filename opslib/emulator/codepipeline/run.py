@@ -150,11 +150,17 @@ class ExecutionRun:
             if mode == "FAILED_ACTIONS" and latest.get(action_id, {}).get("status") == "Succeeded"
         )  # fmt: skip
         artifacts: dict[str, dict[str, str]] = {}
+        # A git source's artifact carries its commit, which a Build passes on as
+        # sourceVersion; the records keep bucket and key only, the execution the revision.
+        commits = {r["name"]: r["revisionId"] for r in self.doc.get("artifactRevisions") or []}
         for record in records:  # oldest first: a later attempt's outputs win
             if record["status"] != "Succeeded":
                 continue
+            git = record["input"]["actionTypeId"]["provider"] == "CodeStarSourceConnection"
             for output in record.get("output", {}).get("outputArtifacts", []):
                 artifacts[output["name"]] = dict(output["s3location"])
+                if git and commits.get(output["name"]):
+                    artifacts[output["name"]]["revision"] = commits[output["name"]]
             namespace = record.get("input", {}).get("namespace")
             if namespace:
                 self.variables[namespace] = record["output"].get("outputVariables", {})

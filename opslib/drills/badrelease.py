@@ -22,7 +22,7 @@ import zipfile
 from datetime import UTC, datetime
 from typing import Any
 
-from opslib.drills.common import Configuration, fleet_problems, redeploy
+from opslib.drills.common import Configuration, deploy_bundle, fleet_problems, redeploy
 from opslib.drills.context import DrillRun, run_of, step_of
 from opslib.drills.plan import Preparation
 from opslib.drills.safety import Target
@@ -114,15 +114,9 @@ def deploy_bad_revision(
     bad = broken_bundle(bundle, f"drill-bad-release-{bad_key.rsplit('/', 1)[-1][:-4]}")
     with aws_errors("s3", "PutObject"):
         s3.put_object(Bucket=bucket, Key=bad_key, Body=bad)
-    application, group = rollback.group_names(run.config)
-    with aws_errors("codedeploy", "CreateDeployment"):
-        deployment_id = run.session.client("codedeploy").create_deployment(
-            applicationName=application,
-            deploymentGroupName=group,
-            revision={"revisionType": "S3",
-                      "s3Location": {"bucket": bucket, "key": bad_key, "bundleType": "zip"}},
-            description="opslib drill bad-release: a revision that fails ValidateService",
-        )["deploymentId"]  # fmt: skip
+    deployment_id = deploy_bundle(
+        run, bucket, bad_key, "opslib drill bad-release: a revision that fails ValidateService"
+    )
     injected = datetime.now(UTC)
     run.state["bad_deployment"] = deployment_id
     run.say(f"injected: deployment {deployment_id} of the bad revision s3://{bucket}/{bad_key}")

@@ -43,17 +43,23 @@ def present(run: DrillRun, bucket: str, key: str) -> bool:
     return True
 
 
-def redeploy(run: DrillRun, bucket: str, key: str, commit: str, timeout: float) -> str:
-    """CreateDeployment of a good bundle to the stack's group, waited for and verified."""
+def deploy_bundle(run: DrillRun, bucket: str, key: str, description: str) -> str:
+    """CreateDeployment of an S3 zip bundle to the stack's deployment group; its id."""
     application, group = rollback.group_names(run.config)
     with aws_errors("codedeploy", "CreateDeployment"):
-        deployment_id = run.session.client("codedeploy").create_deployment(
+        deployment_id: str = run.session.client("codedeploy").create_deployment(
             applicationName=application,
             deploymentGroupName=group,
             revision={"revisionType": "S3",
                       "s3Location": {"bucket": bucket, "key": key, "bundleType": "zip"}},
-            description=f"opslib drill: restore {commit[:12]}",
+            description=description,
         )["deploymentId"]  # fmt: skip
+    return deployment_id
+
+
+def redeploy(run: DrillRun, bucket: str, key: str, commit: str, timeout: float) -> str:
+    """CreateDeployment of a good bundle to the stack's group, waited for and verified."""
+    deployment_id = deploy_bundle(run, bucket, key, f"opslib drill: restore {commit[:12]}")
     view = deployments.wait_deployment(run.session, deployment_id, timeout=timeout, poll=1.0)
     if not view.succeeded:
         raise ExecutionError(f"restore deployment {deployment_id} {view.status}: {view.error}")

@@ -42,7 +42,9 @@ def _wait_state(info: EmulatorInfo, name: str, state: str) -> dict[str, Any]:
         alarm = _alarm(info, name)
         return alarm if alarm["StateValue"] == state else None
 
-    return wait_until(reached, timeout=60, what=f"alarm {name} to reach {state}")
+    # Data stamped now is seen once its minute has ended (the evaluation range ends at the
+    # evaluation time floored to the minute, as on AWS): up to a minute, then one evaluation.
+    return wait_until(reached, timeout=150, what=f"alarm {name} to reach {state}")
 
 
 def _minute(minutes_ago: int) -> datetime:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from opslib.emulator import EmulatorInfo
+from opslib.emulator.core.procs import processes_with_env
 from opslib.ops.builds import package_source
 from tests.emulator.conftest import REPO, aws_cli, client, create_project, make_zip, upload_source
 
@@ -126,7 +127,7 @@ def test_timeout_ends_the_build(
     build = run_spec(info, tmp_path, "times-out", spec, timeoutInMinutes=5)
     assert build["buildStatus"] == "TIMED_OUT"
     assert phases(build)["BUILD"] == "TIMED_OUT"
-    assert not _processes_running("sleep 600")
+    assert not _processes_running("sleep 600", build["id"])
 
 
 def test_stop_build_stops_it(running: EmulatorInfo, tmp_path: Path) -> None:
@@ -141,7 +142,7 @@ def test_stop_build_stops_it(running: EmulatorInfo, tmp_path: Path) -> None:
     codebuild.stop_build(id=build_id)
     build = wait_build(running, build_id, timeout=60)
     assert build["buildStatus"] == "STOPPED"
-    assert not _processes_running("sleep 600")
+    assert not _processes_running("sleep 600", build_id)
 
 
 def test_exported_variables_and_env(running: EmulatorInfo, tmp_path: Path) -> None:
@@ -256,7 +257,7 @@ def test_a_build_interrupted_by_kill_ends_as_fault(
     _wait_for_phase(info, build_id, "BUILD")
     os.kill(info.pid, signal.SIGKILL)
     restarted = start_emulator()
-    assert not _processes_running("sleep 600"), "recovery ends what the build left running"
+    assert not _processes_running("sleep 600", build_id), "recovery ends what the build left"
     build = client(restarted, "codebuild").batch_get_builds(ids=[build_id])["builds"][0]
     assert build["buildStatus"] == "FAULT"
     assert not [key for key in build if key.startswith("_")], "private keys stay private"
@@ -333,10 +334,12 @@ def _wait_for_phase(info: EmulatorInfo, build_id: str, phase: str, timeout: floa
     raise AssertionError(f"build {build_id} never reached {phase}")
 
 
-def _processes_running(pattern: str) -> bool:
-    return (
-        subprocess.run(["pgrep", "-f", pattern], capture_output=True, check=False).returncode == 0
-    )
+def _processes_running(pattern: str, build_id: str) -> bool:
+    """Whether ``build_id``'s own processes (CODEBUILD_BUILD_ID in their environment) still
+    run ``pattern``: under xdist another test's build may run the same command."""
+    own = {str(pid) for pid in processes_with_env("CODEBUILD_BUILD_ID", build_id)}
+    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, check=False, text=True)
+    return bool(own & set(found.stdout.split()))
 
 
 def _broken_commit(repo_zip: bytes) -> bytes:

@@ -101,8 +101,13 @@ def apply_moves_the_bar_one_step_per_resource(page: NotebookPage, steps: int) ->
     assert page.bar_percent() == 100
     history = page.bar_history()
     assert history == sorted(history), history  # it only moves forwards
-    expected = {round(100 * done / steps, 3) for done in range(1, steps + 1)}
-    assert {round(width, 3) for width in history} >= expected, history  # every step shown
+    # Every step shown. Chromium writes a width with 6 significant digits (84.8485% for
+    # 28/33), so a step is matched within that precision, not by rounding both sides.
+    unseen = [
+        done for done in range(1, steps + 1)
+        if not any(abs(width - 100 * done / steps) < 1e-3 for width in history)
+    ]  # fmt: skip
+    assert not unseen, (unseen, history)
 
     page.click("Plan")  # what is there now matches what was asked for
     page.wait_for(

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,6 +18,7 @@ from botocore.exceptions import ClientError
 from opslib import emulator
 from opslib.emulator import EmulatorInfo
 from tests.emulator.conftest import REGION, client
+from tests.emulator.deploy_helpers import wait_until
 
 ROLE = "arn:aws:iam::123456789012:role/opslib-fis"
 NO_STOP = [{"source": "none"}]
@@ -58,7 +58,7 @@ def serve() -> Iterator[Callable[[dict[str, Any]], subprocess.Popen[bytes]]]:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         apps.append(app)
-        _until(lambda: _serves(instance), 10, "the app to serve")
+        wait_until(lambda: _serves(instance), 10, "the app to serve")
         return app
 
     yield start
@@ -74,16 +74,6 @@ def _serves(instance: dict[str, Any]) -> bool:
             return bool(answer.status == 200)
     except OSError:
         return False
-
-
-def _until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _template(info: EmulatorInfo, **fields: Any) -> str:
@@ -102,7 +92,7 @@ def _finished(info: EmulatorInfo, experiment_id: str, timeout: float = 30) -> di
         done = experiment["state"]["status"] in ("completed", "stopped", "failed")
         return experiment if done else None
 
-    return dict(_until(ended, timeout, f"experiment {experiment_id} to end"))
+    return dict(wait_until(ended, timeout, f"experiment {experiment_id} to end"))
 
 
 def _states(info: EmulatorInfo, ids: list[str]) -> dict[str, str]:
@@ -148,7 +138,7 @@ def test_terminate_count_1_of_tagged_instances_ends_one_host(
     terminated = [i for i in fleet if states[i["InstanceId"]] == "terminated"]
     assert len(terminated) == 1
     assert states[bystander["InstanceId"]] == "running"
-    _until(lambda: not _serves(terminated[0]), 10, "the terminated host's app to go")
+    wait_until(lambda: not _serves(terminated[0]), 10, "the terminated host's app to go")
     survivor = next(i for i in fleet if i is not terminated[0])
     assert _serves(survivor) and _serves(bystander)
     resolved = fis.list_experiment_resolved_targets(experimentId=started["id"])
@@ -184,7 +174,7 @@ def test_stop_condition_alarm_stops_a_running_wait(fis_emulator: EmulatorInfo) -
         state = fis.get_experiment(id=experiment_id)["experiment"]
         return bool(state["actions"]["hold"]["state"]["status"] == "running")
 
-    _until(holding, 10, "the wait action to run")
+    wait_until(holding, 10, "the wait action to run")
     assert fis.get_experiment(id=experiment_id)["experiment"]["state"]["status"] == "running"
     cloudwatch.set_alarm_state(AlarmName="app-errors", StateValue="ALARM", StateReason="drill")
     experiment = _finished(fis_emulator, experiment_id, timeout=10)
@@ -218,7 +208,7 @@ def test_stop_experiment_restarts_instances_it_stopped(fis_emulator: EmulatorInf
     fis = client(fis_emulator, "fis")
     experiment_id = fis.start_experiment(experimentTemplateId=template)["experiment"]["id"]
     stopped = {instance["InstanceId"]: "stopped"}
-    _until(lambda: _states(fis_emulator, [instance["InstanceId"]]) == stopped, 10, "the stop")
+    wait_until(lambda: _states(fis_emulator, [instance["InstanceId"]]) == stopped, 10, "the stop")
     answer = fis.stop_experiment(id=experiment_id)["experiment"]
     assert answer["state"]["status"] == "stopping"
     experiment = _finished(fis_emulator, experiment_id)
@@ -269,7 +259,7 @@ def test_api_fault_injection_fails_only_the_target_roles_calls(
             return str(exc.response["Error"]["Code"])
         return ""
 
-    assert _until(refused, 10, "the fault to be injected") == "ServiceUnavailable"
+    assert wait_until(refused, 10, "the fault to be injected") == "ServiceUnavailable"
     as_role.describe_instances()  # another operation: untouched
     client(fis_emulator, "ec2").describe_vpcs()  # another caller: untouched
     experiment = _finished(fis_emulator, experiment_id)
@@ -308,9 +298,9 @@ def test_an_experiment_running_at_a_crash_ends_failed(
         state = fis.get_experiment(id=experiment_id)["experiment"]["state"]
         return bool(state["status"] == "running")
 
-    _until(running, 10, "the experiment to run")
+    wait_until(running, 10, "the experiment to run")
     os.kill(info.pid, signal.SIGKILL)
-    _until(lambda: emulator.status(info.state_dir).info is None, 10, "the emulator to die")
+    wait_until(lambda: emulator.status(info.state_dir).info is None, 10, "the emulator to die")
 
     again = start_emulator(OPSLIB_TIMEOUT_SCALE="0.05")
     experiment = client(again, "fis").get_experiment(id=experiment_id)["experiment"]

@@ -201,3 +201,16 @@ def rollback_events(document: dict[str, Any]) -> set[str]:
     """The rollback events in force for a deployment (none when disabled)."""
     config = document.get("autoRollbackConfiguration") or {}
     return set(config.get("events") or []) if config.get("enabled") else set()
+
+
+# What every in-place deployment without a load balancer reports the same way.
+IN_PLACE: dict[str, Any] = {
+    "updateOutdatedInstancesOnly": False,
+    "deploymentStyle": {
+        "deploymentType": "IN_PLACE",
+        "deploymentOption": "WITHOUT_TRAFFIC_CONTROL",
+    },
+    "instanceTerminationWaitTimeStarted": False,
+    "deploymentStatusMessages": [],
+    "computePlatform": "Server",
+}

@@ -26,6 +26,7 @@ from typing import Any
 
 from opslib.emulator.codedeploy.configs import DeploymentConfig
 from opslib.emulator.codedeploy.model import (
+    IN_PLACE,
     KIND,
     Creator,
     DeploymentStatus,
@@ -54,17 +55,6 @@ RESTART_REASON = "the emulator stopped while this deployment ran (killed or cras
 SHUTDOWN_REASON = "the emulator was stopped while this deployment ran"
 _BUNDLE_TYPES = ("zip", "tar", "tgz")
 _BEHAVIORS = ("DISALLOW", "OVERWRITE", "RETAIN")
-# What every in-place deployment without a load balancer reports the same way.
-_IN_PLACE: dict[str, Any] = {
-    "updateOutdatedInstancesOnly": False,
-    "deploymentStyle": {
-        "deploymentType": "IN_PLACE",
-        "deploymentOption": "WITHOUT_TRAFFIC_CONTROL",
-    },
-    "instanceTerminationWaitTimeStarted": False,
-    "deploymentStatusMessages": [],
-    "computePlatform": "Server",
-}
 
 
 class DeployService:
@@ -167,7 +157,7 @@ class DeployService:
                 "events": list(rollback.get("events") or []),
             },
             "fileExistsBehavior": params.get("fileExistsBehavior") or "DISALLOW",
-            **copy.deepcopy(_IN_PLACE),
+            **copy.deepcopy(IN_PLACE),
             "_context": {
                 "region": group.region,
                 "account": group.account,

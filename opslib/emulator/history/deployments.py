@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+from opslib.emulator.codedeploy.model import IN_PLACE
 from opslib.emulator.history.plan import DeploymentPlan, InstancePlan, RunPlan
 from opslib.emulator.history.wire import MARK, Setting, event
 
@@ -51,14 +53,7 @@ def deployment_document(
             "events": list(setting.auto_rollback.get("events") or []),
         },
         "fileExistsBehavior": "DISALLOW",
-        "updateOutdatedInstancesOnly": False,
-        "deploymentStyle": {
-            "deploymentType": "IN_PLACE",
-            "deploymentOption": "WITHOUT_TRAFFIC_CONTROL",
-        },
-        "instanceTerminationWaitTimeStarted": False,
-        "deploymentStatusMessages": [],
-        "computePlatform": "Server",
+        **copy.deepcopy(IN_PLACE),  # as the CodeDeploy service writes its own
         "deploymentOverview": counts,
         "_instances": instances,
         "_context": {

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from opslib.config import StackConfig
 from opslib.drills.context import DrillRun
 from opslib.exceptions import AwsError, ExecutionError, NotFoundError
 from opslib.ops import deployments, fleet, rollback
 from opslib.ops.fleet import FleetReport
-from opslib.target import aws_errors
+from opslib.target import Session, aws_errors
 
 Configuration = dict[str, Any] | None  # what chaoslib passes a provider that asks for it
 
@@ -66,3 +67,14 @@ def redeploy(run: DrillRun, bucket: str, key: str, commit: str, timeout: float) 
     fleet.verify(run.session, run.config, commit=commit, timeout=120)
     run.say(f"restored {commit[:12]} with deployment {deployment_id}")
     return f"redeployed {commit[:12]} ({deployment_id})"
+
+
+def require_serving(
+    session: Session, config: StackConfig, commit: str, timeout: float, where: str
+) -> FleetReport:
+    """``config``'s fleet at its size, every instance healthy on ``commit``; else the problems."""
+    report = fleet.verify(session, config, commit=commit, timeout=timeout)
+    problems = fleet_problems(report, config.fleet.size, commit)
+    if problems:
+        raise ExecutionError(f"{where} not serving: " + "; ".join(problems))
+    return report

@@ -19,11 +19,11 @@ from typing import Any
 
 from opslib.config import StackConfig
 from opslib.drills import twins
-from opslib.drills.common import Configuration, fleet_problems
+from opslib.drills.common import Configuration, require_serving
 from opslib.drills.context import DrillRun, run_of, step_of
 from opslib.drills.plan import Preparation
 from opslib.exceptions import DrillRefused, ExecutionError
-from opslib.ops import fleet, rollback
+from opslib.ops import rollback
 from opslib.target import Session
 
 
@@ -97,10 +97,7 @@ def await_twin_serving(
     """The twin's fleet at its size, every instance healthy on the commit: serving."""
     run = step_of(configuration)
     config = _twin(run)
-    report = fleet.verify(_session(run), config, commit=commit, timeout=timeout)
-    problems = fleet_problems(report, config.fleet.size, commit)
-    if problems:
-        raise ExecutionError(f"twin {config.stack} not serving: " + "; ".join(problems))
+    report = require_serving(_session(run), config, commit, timeout, f"twin {config.stack}")
     run.say(f"twin {config.stack} serves {commit[:12]} on {len(report.instances)} instance(s)")
     return {"instances": len(report.instances), "versions": report.versions}
 

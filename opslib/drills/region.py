@@ -25,12 +25,12 @@ from typing import Any
 from opslib import emulator
 from opslib.config import StackConfig
 from opslib.drills import twins
-from opslib.drills.common import Configuration, fleet_problems
+from opslib.drills.common import Configuration, require_serving
 from opslib.drills.context import DrillRun, run_of, step_of
 from opslib.drills.plan import Preparation
 from opslib.drills.safety import Target
 from opslib.exceptions import AwsError, DrillRefused, ExecutionError
-from opslib.ops import deployments, fleet, rollback
+from opslib.ops import deployments, rollback
 from opslib.stack.context import Names
 from opslib.target import Session, aws_errors
 
@@ -200,10 +200,8 @@ def await_dr_serving(
     """The DR fleet at its size, every instance healthy on the commit: service restored."""
     run = step_of(configuration)
     twin = _twin(run)
-    report = fleet.verify(_dr_session(run), twin, commit=commit, timeout=timeout)
-    problems = fleet_problems(report, twin.fleet.size, commit)
-    if problems:
-        raise ExecutionError(f"{twin.stack} in {twin.region} not serving: " + "; ".join(problems))
+    where = f"{twin.stack} in {twin.region}"
+    report = require_serving(_dr_session(run), twin, commit, timeout, where)
     run.say(f"{twin.stack} serves {commit[:12]} in {twin.region}")
     return {"instances": len(report.instances), "region": twin.region}
 

@@ -19,6 +19,9 @@ REPO = Path(__file__).resolve().parent.parent
 TIERS = ("unit", "emulator", "runbooks", "browser", "aws")
 
 
+# tryfirst: xdist's own hook turns xdist_group markers into the group it schedules by, so
+# they must be on the items before it runs.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     skip_aws = pytest.mark.skip(reason="real-AWS tier: set OPSLIB_AWS_TESTS=1 to run")
     for item in items:
@@ -26,10 +29,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if tier in TIERS:
             item.add_marker(getattr(pytest.mark, tier))
         if config.pluginmanager.hasplugin("xdist"):  # not under `-p no:xdist`
-            group = tier if tier == "runbooks" else str(Path(str(item.fspath)).relative_to(REPO))
-            item.add_marker(pytest.mark.xdist_group(group))
+            relative = Path(str(item.fspath)).relative_to(REPO).as_posix()
+            item.add_marker(pytest.mark.xdist_group(xdist_group_of(relative)))
         if item.get_closest_marker("aws") and os.environ.get("OPSLIB_AWS_TESTS") != "1":
             item.add_marker(skip_aws)
+
+
+def xdist_group_of(test_file: str) -> str:
+    """The xdist group of a repo-relative test file: its module, or the runbooks tier."""
+    return "runbooks" if test_file.startswith("tests/runbooks/") else test_file
 
 
 @pytest.fixture

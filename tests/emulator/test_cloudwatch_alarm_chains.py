@@ -51,6 +51,16 @@ def _minute(minutes_ago: int) -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=minutes_ago)
 
 
+def _last_minute() -> datetime:
+    """The middle of the minute that has just ended: data an alarm evaluated now can see.
+
+    Data stamped now would wait for its minute to end first (see :func:`_wait_state`). The
+    alarms that take it look back two periods or more, so the data stays in their range if
+    a minute ends while the test runs.
+    """
+    return _minute(1) + timedelta(seconds=30)
+
+
 def test_error_log_lines_drive_an_alarm_through_a_metric_filter(fast: EmulatorInfo) -> None:
     logs = client(fast, "logs")
     logs.create_log_group(logGroupName="/app")
@@ -64,12 +74,12 @@ def test_error_log_lines_drive_an_alarm_through_a_metric_filter(fast: EmulatorIn
     cloudwatch = client(fast, "cloudwatch")
     cloudwatch.put_metric_alarm(
         AlarmName="log-errors", Namespace="App", MetricName="LogErrors", Statistic="Sum",
-        Period=60, EvaluationPeriods=1, Threshold=5, ComparisonOperator="GreaterThanThreshold",
-        TreatMissingData="notBreaching",
+        Period=60, EvaluationPeriods=2, DatapointsToAlarm=1, Threshold=5,
+        ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
     )  # fmt: skip
     _wait_state(fast, "log-errors", "OK")  # no data yet is "not breaching"
 
-    now_ms = int(time.time() * 1000)
+    now_ms = int(_last_minute().timestamp() * 1000)
     lines = [
         {"level": "error", "count": 4},
         {"level": "info", "count": 100},  # does not match: its count must not be summed
@@ -132,7 +142,7 @@ def test_a_composite_alarm_follows_its_children(fast: EmulatorInfo) -> None:
     for name in ("cpu", "errors"):
         cloudwatch.put_metric_alarm(
             AlarmName=name, Namespace="App", MetricName=name.title(), Statistic="Maximum",
-            Period=60, EvaluationPeriods=1, Threshold=50,
+            Period=60, EvaluationPeriods=3, DatapointsToAlarm=1, Threshold=50,
             ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
         )  # fmt: skip
     cloudwatch.put_composite_alarm(
@@ -142,13 +152,13 @@ def test_a_composite_alarm_follows_its_children(fast: EmulatorInfo) -> None:
         _wait_state(fast, name, "OK")
     assert _wait_state(fast, "service-down", "OK")["StateValue"] == "OK"
 
-    cloudwatch.put_metric_data(Namespace="App", MetricData=[{"MetricName": "Cpu", "Value": 90.0}])
+    cpu = {"MetricName": "Cpu", "Value": 90.0, "Timestamp": _last_minute()}
+    cloudwatch.put_metric_data(Namespace="App", MetricData=[cpu])
     _wait_state(fast, "cpu", "ALARM")
     assert _alarm(fast, "service-down")["StateValue"] == "OK"  # one child is not enough
 
-    cloudwatch.put_metric_data(
-        Namespace="App", MetricData=[{"MetricName": "Errors", "Value": 70.0}]
-    )
+    errors = {"MetricName": "Errors", "Value": 70.0, "Timestamp": _last_minute()}
+    cloudwatch.put_metric_data(Namespace="App", MetricData=[errors])
     _wait_state(fast, "errors", "ALARM")
     composite = _wait_state(fast, "service-down", "ALARM")
     when = r"\w+ \d{1,2} \w+, \d{4} \d\d:\d\d:\d\d UTC"

@@ -230,10 +230,13 @@ def test_schedules_survive_a_restart_and_missed_fires_are_not_replayed(
     """Restored schedules fire with no Scheduler request after the start; missed ones don't."""
     first = start_emulator()
     missed, restored = _project(first, "missed"), _project(first, "restored")
-    _schedule(first, "missed", _at(2), {"Arn": missed})
     _schedule(first, "restored", _at(30), {"Arn": restored})
+    # Due a few seconds on: time to stop the emulator first even on a loaded machine.
+    due = (datetime.now(UTC) + timedelta(seconds=6)).replace(microsecond=0)
+    _schedule(first, "missed", f"at({due:%Y-%m-%dT%H:%M:%S})", {"Arn": missed})
     emulator.stop(first.state_dir)
-    deadline = datetime.now(UTC) + timedelta(seconds=3)
+    assert datetime.now(UTC) < due, "the emulator took too long to stop to test a missed fire"
+    deadline = due + timedelta(seconds=1.5)
     while datetime.now(UTC) < deadline:  # the emulator is down while "missed" is due
         time.sleep(0.2)
     second = start_emulator()

@@ -23,12 +23,12 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from opslib.emulator.core.launch import ServerProcess, launch
 from opslib.exceptions import EmulatorError, EmulatorNotRunning
 
 logger = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ def _fallbacks(state_dir: Path, port: int) -> list[int]:
     return [p for p in (last, 0) if p is not None and p != port]
 
 
-def _spawn(state_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], int]:
+def _spawn(state_dir: Path, port: int) -> tuple[ServerProcess, int]:
     """The server process and the read end of the pipe it says "ready" on."""
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -158,22 +158,11 @@ def _spawn(state_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], int]:
         raise EmulatorError(f"{message}: set emulator.state_dir to a writable place") from exc
     (state_dir / INFO_FILE).unlink(missing_ok=True)
     ready_read, ready_write = os.pipe()
-    command = [sys.executable, "-m", "opslib.emulator.server"]
-    command += ["--state-dir", str(state_dir), "--port", str(port)]
-    command += ["--ready-fd", str(ready_write)]
+    args = ["--state-dir", str(state_dir), "--port", str(port), "--ready-fd", str(ready_write)]
     for fallback in _fallbacks(state_dir, port):
-        command += ["--fallback-port", str(fallback)]
+        args += ["--fallback-port", str(fallback)]
     try:
-        with open(state_dir / LOG_FILE, "ab") as log:
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # not killed with the terminal that started it
-                close_fds=True,
-                pass_fds=(ready_write,),
-            )
+        process = launch(args, state_dir / LOG_FILE, ready_write)
     except BaseException:
         os.close(ready_read)
         raise
@@ -182,7 +171,7 @@ def _spawn(state_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], int]:
     return process, ready_read
 
 
-def _exited(process: subprocess.Popen[bytes], state_dir: Path) -> EmulatorError:
+def _exited(process: ServerProcess, state_dir: Path) -> EmulatorError:
     if process.returncode == EXIT_NO_SPACE:
         return EmulatorError(_no_space_message(state_dir))
     return EmulatorError(
@@ -192,7 +181,7 @@ def _exited(process: subprocess.Popen[bytes], state_dir: Path) -> EmulatorError:
 
 
 def _wait_ready(
-    process: subprocess.Popen[bytes], ready: int, state_dir: Path, timeout: float
+    process: ServerProcess, ready: int, state_dir: Path, timeout: float
 ) -> EmulatorInfo:
     """Wait for the server's "ready" line (or its exit): it then listens where its info says."""
     deadline = time.monotonic() + timeout

@@ -6,13 +6,11 @@ through the AWS API, like to AWS.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from opslib.emulator.core.backfill import DayWritten, HistorySpec, post_day
-from opslib.emulator.core.faultclient import clear_faults, inject_fault, list_faults
-from opslib.emulator.core.faultspec import Fault
 from opslib.emulator.core.lifecycle import (
     EmulatorInfo,
     EmulatorStatus,
@@ -25,6 +23,29 @@ from opslib.emulator.core.lifecycle import (
 
 if TYPE_CHECKING:  # the server process imports this package too: it needs no config
     from opslib.config import StackConfig
+    from opslib.emulator.core.backfill import DayWritten, HistorySpec
+    from opslib.emulator.core.faultclient import clear_faults, inject_fault, list_faults
+    from opslib.emulator.core.faultspec import Fault
+
+# Imported by their first use: ``opslib emulator start`` needs none of them, and every
+# module it imports is CPU the cold start pays (bench/cold_start.py).
+_LAZY = {
+    "DayWritten": "opslib.emulator.core.backfill",
+    "HistorySpec": "opslib.emulator.core.backfill",
+    "clear_faults": "opslib.emulator.core.faultclient",
+    "inject_fault": "opslib.emulator.core.faultclient",
+    "list_faults": "opslib.emulator.core.faultclient",
+    "Fault": "opslib.emulator.core.faultspec",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DayWritten",
@@ -62,6 +83,8 @@ def simulate_history(
     Through the emulator's own door (``/opslib/simulate-history``): AWS has no backfill.
     One request per day, so ``on_day`` can draw progress as the days are written.
     """
+    from opslib.emulator.core.backfill import post_day
+
     done = []
     for day in range(spec.days):
         written = post_day(info.endpoint, spec, day, region)

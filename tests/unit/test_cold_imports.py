@@ -45,6 +45,20 @@ def test_the_cli_imports_no_moto_nor_boto3() -> None:
     assert _imported_after(code, ("moto", "boto3", "botocore")) == []
 
 
+def test_emulator_start_imports_neither_the_backfill_nor_the_fault_client() -> None:
+    """The package's other doors load at their first use; ``start`` pays for none of them."""
+    code = "import opslib.cli.main, opslib.cli.emulator, opslib.emulator"
+    watched = ("opslib.emulator.core.backfill", "opslib.emulator.core.fault", "urllib.request")
+    assert _imported_after(code, watched) == []
+    code += "\nfrom opslib.emulator import Fault, HistorySpec, inject_fault"
+    assert _imported_after(code, watched) == [
+        "opslib.emulator.core.backfill",
+        "opslib.emulator.core.faultclient",
+        "opslib.emulator.core.faultspec",
+        "urllib.request",
+    ]
+
+
 def test_the_server_imports_no_moto_service_at_start() -> None:
     code = (
         "from opslib.emulator import server\n"

@@ -33,6 +33,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(xdist_group_of(relative)))
         if item.get_closest_marker("aws") and os.environ.get("OPSLIB_AWS_TESTS") != "1":
             item.add_marker(skip_aws)
+    items.sort(key=_tier_rank)  # stable: a module's tests keep their order
+
+
+# Longest first: xdist hands out groups in collection order, so the long groups (the runbook
+# suite, the browser, the emulator modules) start at once and the many short unit tests
+# fill the workers' gaps at the end instead of a long group running alone there.
+RUN_ORDER = ("runbooks", "browser", "emulator", "aws", "unit")
+
+
+def _tier_rank(item: pytest.Item) -> int:
+    tier = Path(str(item.fspath)).relative_to(REPO / "tests").parts[0]
+    return RUN_ORDER.index(tier) if tier in RUN_ORDER else len(RUN_ORDER)
 
 
 def xdist_group_of(test_file: str) -> str:

@@ -16,8 +16,14 @@ from pathlib import Path
 
 def processes_with_env(name: str, value: str) -> list[int]:
     """Pids whose environment holds ``name=value`` (this process excluded)."""
-    marker = f"{name}={value}".encode()
-    pids = []
+    return processes_by_env(name).get(value, [])
+
+
+def processes_by_env(name: str) -> dict[str, list[int]]:
+    """Pids by their value of the variable ``name``, in one pass over /proc (this process
+    excluded): what a sampler of every host reads once, not once per host."""
+    prefix = f"{name}=".encode()
+    found: dict[str, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
@@ -25,9 +31,14 @@ def processes_with_env(name: str, value: str) -> list[int]:
             environ = (entry / "environ").read_bytes()
         except OSError:
             continue
-        if marker in environ.split(b"\0"):
-            pids.append(int(entry.name))
-    return pids
+        if prefix not in environ:  # most processes: no need to split their environment
+            continue
+        for variable in environ.split(b"\0"):
+            if variable.startswith(prefix):
+                value = variable[len(prefix) :].decode(errors="replace")
+                found.setdefault(value, []).append(int(entry.name))
+                break
+    return found
 
 
 KILL_WAIT_SECONDS = 5.0  # SIGKILL is delivered asynchronously; wait this long at most

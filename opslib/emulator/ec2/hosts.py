@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from opslib.emulator.core.gateway import ApiRequest
-from opslib.emulator.core.procs import kill_all, processes_with_env
+from opslib.emulator.core.procs import kill_all, processes_by_env, processes_with_env
 from opslib.emulator.core.runtime import INTERNAL_CREDENTIALS, Runtime
 from opslib.emulator.core.telemetry import emit_event
 
@@ -74,6 +74,11 @@ def free_port() -> int:
 def host_processes(instance_id: str) -> list[int]:
     """Pids of the processes started on a host (found by their OPSLIB_HOST_ID)."""
     return processes_with_env(HOST_ENV, instance_id)
+
+
+def processes_by_host() -> dict[str, list[int]]:
+    """Pids of every host's processes, by instance id (one pass over /proc)."""
+    return processes_by_env(HOST_ENV)
 
 
 def kill_host_processes(instance_id: str) -> int:

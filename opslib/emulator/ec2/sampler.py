@@ -17,7 +17,7 @@ from pathlib import Path
 
 from opslib.emulator.core.runtime import Runtime
 from opslib.emulator.core.telemetry import metric, put_metrics
-from opslib.emulator.ec2.hosts import HostService, host_processes
+from opslib.emulator.ec2.hosts import HostService, processes_by_host
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +63,13 @@ class Sampler:
 
     def _sample_hosts(self) -> None:
         by_region: dict[str, list[dict[str, object]]] = {}
+        running = [host for host in self.hosts.hosts() if host.state == "running"]
+        if not running:
+            return
+        processes = processes_by_host()
         now = time.monotonic()
-        for host in self.hosts.hosts():
-            if host.state != "running":
-                continue
-            used = cpu_seconds(host_processes(host.instance_id))
+        for host in running:
+            used = cpu_seconds(processes.get(host.instance_id, []))
             last = self._last.get(host.instance_id)
             self._last[host.instance_id] = (now, used)
             if last is None or now <= last[0]:

@@ -265,24 +265,31 @@ def stop(state_dir: Path, timeout: float = STOP_TIMEOUT) -> bool:
 
 
 def _gone_within(pid: int, timeout: float) -> bool:
-    """Whether a process exits in time; collects its exit status if it is our child."""
+    """Whether a process exits in time; collects its exit status if it is our child.
+
+    For our own child only the collected exit status says it is gone: its main thread shows
+    as a zombie while its other threads are still ending and still hold its files open (a
+    state dir's file system cannot be unmounted yet). For another's process, no longer
+    alive (or a zombie) is all there is to know.
+    """
     deadline = time.monotonic() + timeout
     while True:
-        _reap(pid)
-        if not _pid_alive(pid):
-            _reap(pid)  # a child that just became a zombie
+        reaped = _reap(pid)
+        if reaped or (reaped is None and not _pid_alive(pid)):
             return True
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)  # a process exiting: nothing to wait on across processes
 
 
-def _reap(pid: int) -> None:
-    """Collect the exit status when the emulator is our own child (a test, the demo)."""
+def _reap(pid: int) -> bool | None:
+    """Collect our child's exit status: True once collected, False while it runs, None when
+    it is not our child (an emulator another command started)."""
     try:
-        os.waitpid(pid, os.WNOHANG)
+        collected, _ = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
-        pass
+        return None
+    return collected == pid
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

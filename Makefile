@@ -12,7 +12,7 @@ BROWSER_PACKAGES := chromium chromium-driver
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
 
-.PHONY: setup demo test test-unit lint check bench clean
+.PHONY: setup bytecode demo test test-unit lint check bench clean
 
 setup: $(PY_STAMP) $(NODE_STAMP) $(CHROMIUM) $(CHROMEDRIVER)
 
@@ -31,8 +31,15 @@ $(CHROMIUM) $(CHROMEDRIVER) &:
 	apt-cache show $(BROWSER_PACKAGES) >/dev/null 2>&1 || $(SUDO) apt-get update -q
 	$(APT_INSTALL) $(BROWSER_PACKAGES) || { $(SUDO) apt-get update -q && $(APT_INSTALL) $(BROWSER_PACKAGES); }
 
+# opslib's bytecode, compiled ahead: an editable install compiles none, and where
+# PYTHONDONTWRITEBYTECODE is set no import writes it, so every interpreter the tests, the
+# emulator and the notebook kernels start would compile opslib from source again.
+# compileall rewrites only what changed.
+bytecode: setup
+	$(BIN)/python -m compileall -q opslib tests
+
 ## demo: the main job on the embedded default target
-demo: setup
+demo: setup bytecode
 	$(BIN)/python -m opslib.demo
 
 ## test: every test tier (the aws tier is skipped unless OPSLIB_AWS_TESTS=1)
@@ -40,7 +47,7 @@ demo: setup
 # (a schedule's minute, a deployment's hooks), and the extra worker fills that time. With
 # two more, the load made the suite slower (docs/benchmarks.md).
 TEST_WORKERS ?= $(shell n=$$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1); echo $$((n + 1)))
-test: setup
+test: setup bytecode
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25
 
 test-unit: setup

@@ -16,6 +16,7 @@ import pytest
 from opslib import emulator
 from opslib.emulator import EmulatorInfo
 from tests.emulator.conftest import client
+from tests.emulator.deploy_helpers import wait_until
 
 START_TIMEOUT = 120  # seconds; a hang here (a pipe the server kept open) fails, not blocks
 
@@ -53,13 +54,21 @@ def _info(state_dir: Path) -> EmulatorInfo:
 
 
 def _assert_detached(info: EmulatorInfo) -> None:
-    """Its own session; stdin /dev/null; stdout and stderr the log; no pipe of the starter."""
+    """Its own session; stdin /dev/null; stdout and stderr the log; no pipe of the starter.
+
+    The ready pipe is the server's to close just after it wrote its line, which is when
+    ``start`` returns: so that one may still be open for a moment.
+    """
     session = int(_stat(info.pid)[3])
     assert session == info.pid
     fds = _descriptors(info.pid)
     log = str(info.state_dir / "emulator.log")
     assert (fds[0], fds[1], fds[2]) == ("/dev/null", log, log)
-    assert not [target for target in fds.values() if target.startswith("pipe:")], fds
+
+    def no_pipe() -> bool:
+        return not [t for t in _descriptors(info.pid).values() if t.startswith("pipe:")]
+
+    wait_until(no_pipe, timeout=10, what="the server to hold no pipe")
 
 
 def test_the_command_line_forks_a_detached_server(config: Path, state_dir: Path) -> None:

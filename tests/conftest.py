@@ -25,7 +25,7 @@ TIERS = ("unit", "emulator", "runbooks", "browser", "aws")
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     skip_aws = pytest.mark.skip(reason="real-AWS tier: set OPSLIB_AWS_TESTS=1 to run")
     for item in items:
-        tier = Path(str(item.fspath)).relative_to(REPO / "tests").parts[0]
+        tier = _tier(item)
         if tier in TIERS:
             item.add_marker(getattr(pytest.mark, tier))
         if config.pluginmanager.hasplugin("xdist"):  # not under `-p no:xdist`
@@ -42,8 +42,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 RUN_ORDER = ("runbooks", "browser", "emulator", "aws", "unit")
 
 
+def _tier(item: pytest.Item) -> str:
+    """The tier a test belongs to: its folder under tests/."""
+    return Path(str(item.fspath)).relative_to(REPO / "tests").parts[0]
+
+
 def _tier_rank(item: pytest.Item) -> int:
-    tier = Path(str(item.fspath)).relative_to(REPO / "tests").parts[0]
+    tier = _tier(item)
     return RUN_ORDER.index(tier) if tier in RUN_ORDER else len(RUN_ORDER)
 
 

@@ -9,8 +9,8 @@ about 0.1 s of CPU on every ``opslib emulator start``, the gap between it and a 
 that runs no other thread, since a thread that holds a lock at the fork leaves it held for
 ever in the child (why Python 3.12 warns about forking with threads), and only on Linux
 (macOS's system libraries do not survive a fork; Python's multiprocessing spawns there).
-So the command line forks, and a notebook kernel or a test runner, which run threads,
-starts a new interpreter.
+So the command line forks (and so does a single-threaded caller such as an xdist worker),
+and a notebook kernel, which runs threads, starts a new interpreter.
 """
 
 from __future__ import annotations

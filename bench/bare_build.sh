@@ -9,7 +9,7 @@ mkdir -p "$work/src" && cd "$work/src"
 python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(".")' "$1"
 chmod 755 scripts/*.sh
 export CODEBUILD_SRC_DIR="$work/src" CODEBUILD_BUILD_SUCCEEDING=1
-export NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
+export NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false NPM_CONFIG_PREFER_OFFLINE=true
 # The buildspec's commands, phase by phase, read from the file itself so they never drift.
 python3 - "$CODEBUILD_SRC_DIR/buildspec.yml" > "$work/commands.sh" <<'PY'
 import sys, yaml

@@ -96,6 +96,23 @@ def test_a_new_commit_starts_an_execution(fast_polling: EmulatorInfo, tmp_path: 
     assert execution["status"] == "Succeeded"
 
 
+def test_not_started_on_create_the_poll_waits_for_a_new_commit(
+    start_emulator: Callable[..., EmulatorInfo], tmp_path: Path
+) -> None:
+    """OPSLIB_PIPELINE_START_ON_CREATE=0: the head at creation counts as seen, so polls
+    start nothing until a commit lands (tests that only check resources burn no build)."""
+    info = start_emulator(OPSLIB_PIPELINE_START_ON_CREATE="0", OPSLIB_SOURCE_POLL_INTERVAL="0.3")
+    repo = tmp_path / "repo"
+    make_repo(repo, {"buildspec.yml": QUICK_BUILDSPEC, "hello.txt": "hi\n"})
+    create_pipeline(info, "quiet", repo)
+    _wait_for_polls(info, 3)
+    assert executions(info, "quiet") == []
+    second = commit(repo, {"hello.txt": "hello again\n"}, "second commit")
+    execution = wait_for_execution(info, "quiet")
+    assert execution["trigger"]["triggerType"] == "PollForSourceChanges"
+    assert execution["sourceRevisions"][0]["revisionId"] == second
+
+
 @pytest.mark.parametrize(
     ("decision", "status"), [("Approved", "Succeeded"), ("Rejected", "Failed")]
 )

@@ -165,12 +165,16 @@ class PipelineService:
         return ApiResponse.json({"pipelineExecutionId": execution_id})
 
     def on_create_pipeline(self, request: ApiRequest, _body: bytes) -> None:
-        """AWS starts a new pipeline at once; so does the emulator (after this request)."""
-        if os.environ.get("OPSLIB_PIPELINE_START_ON_CREATE", "1") == "0":
-            return
+        """AWS starts a new pipeline at once; so does the emulator (after this request).
+
+        With ``OPSLIB_PIPELINE_START_ON_CREATE=0`` it does not, and the branch heads at
+        creation still count as seen: the poller starts a run for a new commit only.
+        """
         pipeline = self._definition(request, request.params()["pipeline"]["name"])
         with self._heads_lock:
             self._remember_heads(pipeline)
+        if os.environ.get("OPSLIB_PIPELINE_START_ON_CREATE", "1") == "0":
+            return
         trigger = {"triggerType": "CreatePipeline", "triggerDetail": pipeline["name"]}
         self.runtime.defer(self.start, pipeline, request.region, trigger)
 

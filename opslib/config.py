@@ -15,9 +15,7 @@ machine (the state directory, the local git repository and branch) is checked by
 
 from __future__ import annotations
 
-import difflib
 import functools
-import ipaddress
 import os
 import re
 import subprocess
@@ -28,7 +26,6 @@ from typing import Any
 
 import yaml
 
-from opslib import schedexpr
 from opslib.exceptions import ConfigError
 from opslib.inputfiles import UnusableFile, check_depth, read_bounded
 
@@ -225,6 +222,8 @@ def _cidr(example: str) -> Check:
     def check(value: Any) -> str | None:
         if not isinstance(value, str) or not _CIDR_RE.match(value):
             return f"expected {expected}"
+        import ipaddress  # here, like difflib and schedexpr: every command reads the config
+
         try:
             network = ipaddress.IPv4Network(value, strict=False)
         except ValueError:
@@ -259,6 +258,8 @@ def _region(value: Any) -> str | None:
     shape = _matches(_REGION_RE, "an AWS region such as us-east-1")(value)
     if shape:
         return shape
+    import difflib
+
     hint = difflib.get_close_matches(value, sorted(known_regions()), n=1)
     maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
     return f"expected an AWS region that botocore knows, such as us-east-1{maybe}"
@@ -276,6 +277,8 @@ def known_instance_types() -> frozenset[str]:
 def _instance_type(value: Any) -> str | None:
     if isinstance(value, str) and value in known_instance_types():
         return None
+    import difflib
+
     hint = difflib.get_close_matches(str(value), sorted(known_instance_types()), n=1)
     maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
     return f"expected an EC2 instance type such as t2.micro{maybe}"
@@ -328,6 +331,8 @@ def _fail(source: str, key: str, problem: str, value: Any) -> ConfigError:
 
 
 def _unknown_key(source: str, prefix: str, key: str, known: list[str]) -> ConfigError:
+    import difflib
+
     hint = difflib.get_close_matches(key, known, n=1)
     suggestion = f" (did you mean {hint[0]!r}?)" if hint else f"; known keys: {', '.join(known)}"
     return ConfigError(f"{source}: {prefix}{key}: unknown key{suggestion}")
@@ -363,14 +368,27 @@ def _build(cls: type[Any], data: Mapping[str, Any], source: str, prefix: str = "
     return cls(**values)
 
 
+# opslib.schedexpr (zoneinfo, its regexes) is imported by the first config with schedules.
+def _expression_problem(value: Any) -> str | None:
+    from opslib import schedexpr
+
+    return schedexpr.problem(value)
+
+
+def _timezone_problem(value: Any) -> str | None:
+    from opslib import schedexpr
+
+    return schedexpr.timezone_problem(value)
+
+
 # Scheduler's schedule names: [0-9a-zA-Z-_.]+, 1 to 64 characters (CreateSchedule).
 _SCHEDULE_NAME_RE = re.compile(r"^[0-9A-Za-z_.-]{1,64}$")
 _PARAMETER_VALUE = (str, int, float, bool)
 _SCHEDULE_CHECKS: dict[str, Check] = {
     "name": _matches(_SCHEDULE_NAME_RE, "1-64 letters, digits, '-', '_' or '.'"),
     "runbook": _is_str,
-    "expression": schedexpr.problem,
-    "timezone": schedexpr.timezone_problem,
+    "expression": _expression_problem,
+    "timezone": _timezone_problem,
     "parameters": lambda v: (
         None
         if isinstance(v, Mapping)

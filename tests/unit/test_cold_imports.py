@@ -100,3 +100,15 @@ def test_a_module_imported_before_install_is_fixed_at_once() -> None:
         "motofixes.apply()  # idempotent: a fix runs once"
     )
     assert "moto.codebuild.responses" in _imported_after(code, ("moto.codebuild",))
+
+
+def test_a_config_without_schedules_imports_no_schedule_parser() -> None:
+    """Every command reads the config: the schedule parser (zoneinfo, its regexes) and the
+    "did you mean" matcher load only for a config that needs them."""
+    code = "from opslib.config import parse_config\nparse_config({'stack': 'shop'})"
+    watched = ("opslib.schedexpr", "difflib", "zoneinfo")
+    assert _imported_after(code, watched) == []
+    schedule = {"name": "daily", "runbook": "fleet-health", "expression": "rate(1 day)"}
+    config = {"stack": "shop", "schedules": [schedule]}
+    code = f"from opslib.config import parse_config\nparse_config({config!r})"
+    assert "opslib.schedexpr" in _imported_after(code, watched)

@@ -16,6 +16,7 @@ import pytest
 
 from opslib import emulator
 from opslib.emulator import EmulatorInfo
+from opslib.emulator.ec2.sampler import DEFAULT_INTERVAL as DEFAULT_METRICS_INTERVAL
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -28,11 +29,21 @@ def state_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def metrics_interval() -> float:
+    """Seconds between the emulator's CPU and bucket samples: the product's default.
+
+    A module whose tests read those metrics overrides this fixture with a short interval.
+    Sampling every half second costs an emulator with two hosts about 5 % of a core.
+    """
+    return DEFAULT_METRICS_INTERVAL
+
+
+@pytest.fixture
 def start_emulator(
-    state_dir: Path, monkeypatch: pytest.MonkeyPatch
+    state_dir: Path, monkeypatch: pytest.MonkeyPatch, metrics_interval: float
 ) -> Iterator[Callable[..., EmulatorInfo]]:
     """Start (or restart) the emulator on this test's state dir; stopped at teardown."""
-    monkeypatch.setenv("OPSLIB_METRICS_INTERVAL", "0.5")
+    monkeypatch.setenv("OPSLIB_METRICS_INTERVAL", str(metrics_interval))
 
     def start(**env: str) -> EmulatorInfo:
         for key, value in env.items():

@@ -9,8 +9,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from opslib.emulator import EmulatorInfo
 from tests.emulator.conftest import client
+
+
+@pytest.fixture
+def metrics_interval() -> float:
+    """These tests read the hosts' CPUUtilization: sampled every half second, not the product's minute."""
+    return 0.5
 
 
 def _tags(instance: dict[str, Any]) -> dict[str, str]:

@@ -16,6 +16,12 @@ from tests.emulator.conftest import client
 
 
 @pytest.fixture
+def metrics_interval() -> float:
+    """The bucket-size test reads BucketSizeBytes: sampled every half second, not the product's minute."""
+    return 0.5
+
+
+@pytest.fixture
 def config_file(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "opslib.yml"
     path.write_text("emulator:\n  port: 0\n  state_dir: state\n")

@@ -17,7 +17,7 @@ from tests.emulator.conftest import client
 
 @pytest.fixture
 def metrics_interval() -> float:
-    """These tests read the hosts' CPUUtilization: sampled every half second, not the product's minute."""
+    """These tests read the hosts' CPUUtilization: sampled each half second, not each minute."""
     return 0.5
 
 

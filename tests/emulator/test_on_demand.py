@@ -17,7 +17,7 @@ from tests.emulator.conftest import client
 
 @pytest.fixture
 def metrics_interval() -> float:
-    """The bucket-size test reads BucketSizeBytes: sampled every half second, not the product's minute."""
+    """The bucket-size test reads BucketSizeBytes: sampled each half second, not each minute."""
     return 0.5
 
 

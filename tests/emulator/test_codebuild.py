@@ -20,6 +20,7 @@ from opslib.emulator import EmulatorInfo
 from opslib.emulator.core.procs import processes_with_env
 from opslib.ops.builds import package_source
 from tests.emulator.conftest import REPO, aws_cli, client, create_project, make_zip, upload_source
+from tests.emulator.deploy_helpers import wait_until
 
 TERMINAL = {"SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT", "STOPPED"}
 
@@ -210,10 +211,18 @@ def test_build_events_and_metrics(running: EmulatorInfo, tmp_path: Path) -> None
         "version: 0.2\nphases:\n  build:\n    commands:\n      - echo ok\n",
     )
     assert build["buildStatus"] == "SUCCEEDED"
-    delivered = [
-        json.loads(e["message"])
-        for e in logs.filter_log_events(logGroupName="/aws/events/test")["events"]
-    ]
+
+    def delivered_events() -> list[dict[str, Any]]:
+        found = logs.filter_log_events(logGroupName="/aws/events/test")["events"]
+        return [json.loads(e["message"]) for e in found]
+
+    def final_delivered() -> list[dict[str, Any]] | None:
+        found = delivered_events()
+        return found if any(e["detail"].get("build-status") == "SUCCEEDED" for e in found) else None
+
+    # As on AWS, the build reads SUCCEEDED before EventBridge has delivered its last event
+    # and before CodeBuild's metrics for it are published: wait for them, never sleep.
+    delivered = wait_until(final_delivered, timeout=30, what="the SUCCEEDED event in the log group")
     kinds = [
         (e["detail-type"], e["detail"].get("build-status") or e["detail"].get("completed-phase"))
         for e in delivered
@@ -223,13 +232,19 @@ def test_build_events_and_metrics(running: EmulatorInfo, tmp_path: Path) -> None
     assert ("CodeBuild Build Phase Change", "BUILD") in kinds
     final = next(e for e in delivered if e["detail"].get("build-status") == "SUCCEEDED")
     assert final["source"] == "aws.codebuild" and final["detail"]["project-name"] == "telemetry"
-    metrics = client(running, "cloudwatch").list_metrics(Namespace="AWS/CodeBuild")["Metrics"]
-    names = {
-        m["MetricName"]
-        for m in metrics
-        if m["Dimensions"] == [{"Name": "ProjectName", "Value": "telemetry"}]
-    }
-    assert {"Builds", "SucceededBuilds", "FailedBuilds", "Duration", "BuildDuration"} <= names
+    expected = {"Builds", "SucceededBuilds", "FailedBuilds", "Duration", "BuildDuration"}
+
+    def metric_names() -> set[str] | None:
+        metrics = client(running, "cloudwatch").list_metrics(Namespace="AWS/CodeBuild")["Metrics"]
+        names = {
+            m["MetricName"]
+            for m in metrics
+            if m["Dimensions"] == [{"Name": "ProjectName", "Value": "telemetry"}]
+        }
+        return names if expected <= names else None
+
+    names = wait_until(metric_names, timeout=30, what="the build's metrics") or set()
+    assert expected <= names
     dims = [{"Name": "ProjectName", "Value": "telemetry"}]
     queries = [
         {"Id": name.lower(), "MetricStat": {"Metric": {"Namespace": "AWS/CodeBuild",

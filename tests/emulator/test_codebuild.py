@@ -270,9 +270,13 @@ def test_a_build_interrupted_by_kill_ends_as_fault(
     upload_source(info, "crashes", make_zip({"buildspec.yml": spec}, tmp_path / "c.zip"))
     build_id = client(info, "codebuild").start_build(projectName="crashes")["build"]["id"]
     _wait_for_phase(info, build_id, "BUILD")
+    work = info.state_dir / "work" / "builds" / build_id.split(":")[-1]
+    assert list(work.glob("opslib-build-*/script.sh")), "the shell's scratch is in the work dir"
     os.kill(info.pid, signal.SIGKILL)
     restarted = start_emulator()
+    assert restarted.state_dir == info.state_dir
     assert not _processes_running("sleep 600", build_id), "recovery ends what the build left"
+    assert not work.exists(), "recovery removes the interrupted build's files"
     build = client(restarted, "codebuild").batch_get_builds(ids=[build_id])["builds"][0]
     assert build["buildStatus"] == "FAULT"
     assert not [key for key in build if key.startswith("_")], "private keys stay private"

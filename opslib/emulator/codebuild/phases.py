@@ -111,6 +111,10 @@ class BuildRequest:
     env: dict[str, str]  # CODEBUILD_* + project + StartBuild overrides; beats env.variables
     timeout_seconds: float
     shell: str = "bash"  # used when the buildspec sets no env.shell
+    # Where the shell keeps its script and saved environment (CodeBuild's
+    # /codebuild/output/tmp): the build's work directory, which recovery removes after a
+    # crash; a new temporary directory when None.
+    scratch_dir: Path | None = None
 
 
 class BuildObserver(Protocol):
@@ -268,6 +272,7 @@ class _BuildRun:
         self.shell = BuildShell(
             binary, self.request.source_dir, build_environment(self.request), self.log,
             self.limits, carry_state=self.spec.version != LEGACY_VERSION,
+            scratch_parent=self.request.scratch_dir,
         )  # fmt: skip
         aborted = self._run_phases()
         if self.shell.alive and self.interrupted is None:

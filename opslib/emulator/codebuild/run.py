@@ -67,6 +67,12 @@ def phase_document(record: PhaseRecord) -> dict[str, Any]:
     return doc
 
 
+def work_path(runtime: Runtime, build_id: str) -> Path:
+    """The build's work directory (source, scratch, artifacts), made if missing; the build
+    removes it when it ends, recovery when a crash ended it."""
+    return runtime.work_dir("builds", build_id.split(":")[-1])
+
+
 class BuildRun:
     """A running build: its record, its log stream and the thread that runs it."""
 
@@ -174,7 +180,7 @@ class BuildRun:
                 self.on_done(self)
 
     def _provision(self) -> Path:
-        work = self.runtime.work_dir("builds", self.build_id.split(":")[-1])
+        work = work_path(self.runtime, self.build_id)
         self.log.write([(datetime.now(UTC), f"[Container] Work directory {work}")])
         return work
 
@@ -193,8 +199,9 @@ class BuildRun:
             self.document["timeoutInMinutes"] * 60 * self.inputs.get("timeout_scale", 1.0)
         )
         return BuildRequest(
-            self.build_id, inputs.source_dir, inputs.buildspec, env, max(timeout, 1)
-        )
+            self.build_id, inputs.source_dir, inputs.buildspec, env, max(timeout, 1),
+            scratch_dir=work,
+        )  # fmt: skip
 
     def _upload(self, work: Path, inputs: BuildInputs) -> list[tuple[str, str]]:
         from opslib.emulator.codebuild.source import upload_artifacts
@@ -236,10 +243,7 @@ class BuildRun:
         self.save()
         self._emit_state(str(status))
         self._publish_metrics(status, now)
-        shutil.rmtree(
-            self.runtime.state_dir / "work" / "builds" / self.build_id.split(":")[-1],
-            ignore_errors=True,
-        )
+        shutil.rmtree(work_path(self.runtime, self.build_id), ignore_errors=True)
 
     # -- telemetry ----------------------------------------------------------------------
     def _additional_information(self) -> dict[str, Any]:

@@ -10,12 +10,13 @@ hanging.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from opslib.emulator.codebuild.run import KIND, BuildRun
+from opslib.emulator.codebuild.run import KIND, BuildRun, work_path
 from opslib.emulator.core.gateway import ApiException, ApiRequest, ApiResponse
 from opslib.emulator.core.paging import page_of
 from opslib.emulator.core.procs import kill_all, processes_with_env
@@ -213,6 +214,7 @@ class BuildService:
             if document.get("buildStatus") == "IN_PROGRESS":
                 left = kill_all(processes_with_env("CODEBUILD_BUILD_ID", document["id"]))
                 logger.info("build %s was interrupted; %d process(es) ended", document["id"], left)
+                shutil.rmtree(work_path(self.runtime, document["id"]), ignore_errors=True)
                 _close_interrupted(document)
                 self.runtime.records.put(KIND, document["id"], document)
                 count += 1

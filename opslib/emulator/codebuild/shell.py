@@ -273,7 +273,8 @@ class BuildShell:
     """The build's launcher and process group; each command runs in a fresh shell under it."""
 
     def __init__(self, binary: str, cwd: Path, env: dict[str, str], log: LogBatcher,
-                 limits: Limits, *, carry_state: bool = True) -> None:  # fmt: skip
+                 limits: Limits, *, carry_state: bool = True,
+                 scratch_parent: Path | None = None) -> None:  # fmt: skip
         self._log = log
         self._carry = carry_state  # False: buildspec 0.1, every command starts from the start
         self._limits = limits
@@ -282,7 +283,7 @@ class BuildShell:
         self._marker = re.compile(rb"\n" + self._nonce + rb" (\d+)\n")
         self._control = b""
         self._group_cleared = False  # once gone, its pgid may be reused: never signal it again
-        self._dir = Path(tempfile.mkdtemp(prefix="opslib-build-"))
+        self._dir = Path(tempfile.mkdtemp(prefix="opslib-build-", dir=scratch_parent))
         self._script = self._dir / "script.sh"  # CodeBuild's /codebuild/output/tmp/script.sh
         try:
             self.state = SavedState(self._dir, env, cwd)

@@ -212,13 +212,11 @@ def test_build_events_and_metrics(running: EmulatorInfo, tmp_path: Path) -> None
     )
     assert build["buildStatus"] == "SUCCEEDED"
 
-    def delivered_events() -> list[dict[str, Any]]:
-        found = logs.filter_log_events(logGroupName="/aws/events/test")["events"]
-        return [json.loads(e["message"]) for e in found]
-
     def final_delivered() -> list[dict[str, Any]] | None:
-        found = delivered_events()
-        return found if any(e["detail"].get("build-status") == "SUCCEEDED" for e in found) else None
+        found = logs.filter_log_events(logGroupName="/aws/events/test")["events"]
+        events = [json.loads(e["message"]) for e in found]
+        done = any(e["detail"].get("build-status") == "SUCCEEDED" for e in events)
+        return events if done else None
 
     # As on AWS, the build reads SUCCEEDED before EventBridge has delivered its last event
     # and before CodeBuild's metrics for it are published: wait for them, never sleep.
@@ -243,7 +241,7 @@ def test_build_events_and_metrics(running: EmulatorInfo, tmp_path: Path) -> None
         }
         return names if expected <= names else None
 
-    names = wait_until(metric_names, timeout=30, what="the build's metrics") or set()
+    names = wait_until(metric_names, timeout=30, what="the build's metrics")
     assert expected <= names
     dims = [{"Name": "ProjectName", "Value": "telemetry"}]
     queries = [

@@ -68,9 +68,9 @@ def phase_document(record: PhaseRecord) -> dict[str, Any]:
 
 
 def work_path(runtime: Runtime, build_id: str) -> Path:
-    """The build's work directory (source, scratch, artifacts), made if missing; the build
-    removes it when it ends, recovery when a crash ended it."""
-    return runtime.work_dir("builds", build_id.split(":")[-1])
+    """The build's work directory (source, scratch, artifacts): the build makes it and
+    removes it when it ends; recovery removes it when a crash ended the build."""
+    return runtime.work_path("builds", build_id.split(":")[-1])
 
 
 class BuildRun:
@@ -181,6 +181,7 @@ class BuildRun:
 
     def _provision(self) -> Path:
         work = work_path(self.runtime, self.build_id)
+        work.mkdir(parents=True, exist_ok=True)
         self.log.write([(datetime.now(UTC), f"[Container] Work directory {work}")])
         return work
 

@@ -58,7 +58,6 @@ class Runtime:
         which holds the gateway's lock and so must not call back into the emulator itself."""
         self._deferred.submit(fn, *args)
 
-    def work_dir(self, *parts: str) -> Path:
-        path = self.state_dir.joinpath("work", *parts)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+    def work_path(self, *parts: str) -> Path:
+        """Where work in progress lives in the state directory; whoever writes there makes it."""
+        return self.state_dir.joinpath("work", *parts)

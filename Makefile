@@ -67,5 +67,7 @@ lint: setup
 ## check: lint + types + tests
 check: lint test
 
+# pytest keeps its last three runs' temp dirs; on /dev/shm they hold memory until removed.
 clean:
 	rm -rf $(VENV) sample-app/node_modules sample-app/coverage sample-app/reports bundle .opslib
+	rm -rf $(TEST_TMPDIR)/pytest-of-$$(id -un)
